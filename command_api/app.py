@@ -1,0 +1,31 @@
+"""The gateway app: health and readiness for now; the API arrives with the gRPC services."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from services.common.readiness import event_store_problems
+from services.common.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the gateway for the given settings; nothing is connected at import time."""
+    app = FastAPI(title="Ticketing", version="0.1.0")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Every dependency answers; otherwise 503 naming the ones that do not."""
+        problems = await asyncio.to_thread(event_store_problems, settings)
+        if problems:
+            return JSONResponse({"status": "unavailable", "failing": problems}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return app

@@ -1,0 +1,1 @@
+"""The ticketing domain: concerts, ticket types (the inventory) and orders."""

@@ -1,0 +1,26 @@
+"""The `ticketing` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from services.supervisor import PROCESSES, supervise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one subcommand."""
+    parser = argparse.ArgumentParser(prog="ticketing", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "run", help=f"start every process ({', '.join(PROCESSES)}) and stop them on SIGTERM"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return supervise(PROCESSES)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

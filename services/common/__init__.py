@@ -1,0 +1,1 @@
+"""What every service shares: settings, the event store wiring, retries."""

@@ -1,0 +1,107 @@
+"""Orders: the payments service's Application (the order lifecycle)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+from domain.errors import NotFoundError
+from domain.money import Money
+from domain.order import Order, order_id_for
+from services.common.application import TicketingApplication
+
+
+def request_fingerprint(**request: object) -> str:
+    """A digest of the order request, to tell a retry from a different request under one key."""
+    canonical = json.dumps(request, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Orders(TicketingApplication):
+    """Customer orders, identified by their Idempotency-Key and email."""
+
+    def place_order(
+        self,
+        idempotency_key: str,
+        event_id: UUID,
+        ticket_id: UUID,
+        quantity: int,
+        email: str,
+        phone_number: str,
+        unit_price: Money,
+    ) -> tuple[Order, bool]:
+        """Record an order, or return the one this key already placed; says if it is new."""
+        order_id = order_id_for(idempotency_key, email)
+        fingerprint = request_fingerprint(
+            event_id=event_id,
+            ticket_id=ticket_id,
+            quantity=quantity,
+            email=email.strip().lower(),
+            phone_number=phone_number,
+        )
+
+        def command() -> tuple[Order, bool]:
+            try:
+                existing = self.get_order(order_id)
+            except NotFoundError:
+                order = Order(
+                    id=order_id,
+                    event_id=event_id,
+                    ticket_id=ticket_id,
+                    quantity=quantity,
+                    email=email,
+                    phone_number=phone_number,
+                    unit_price=unit_price,
+                    request_fingerprint=fingerprint,
+                )
+                # A concurrent retry with the same key loses here, reloads, and returns ours.
+                self.save(order)
+                return order, True
+            existing.check_same_request(fingerprint)
+            return existing, False
+
+        return self.run_command(command)
+
+    def get_order(self, order_id: UUID) -> Order:
+        """The order, or NotFoundError."""
+        return self.load(order_id, Order)
+
+    def mark_held(self, order_id: UUID, expires_at: datetime) -> Order:
+        """The tickets are held until expires_at."""
+        return self._order_command(order_id, lambda o: o.mark_held(expires_at))
+
+    def reject(self, order_id: UUID, reason: str) -> Order:
+        """The hold was refused."""
+        return self._order_command(order_id, lambda o: o.reject(reason))
+
+    def attach_payment(self, order_id: UUID, payment_ref: str, checkout_url: str) -> Order:
+        """Record the provider's payment for the order."""
+        return self._order_command(order_id, lambda o: o.attach_payment(payment_ref, checkout_url))
+
+    def mark_paid(self, order_id: UUID, payment_ref: str, paid_at: datetime) -> Order:
+        """The payment succeeded."""
+        return self._order_command(order_id, lambda o: o.mark_paid(payment_ref, paid_at))
+
+    def mark_failed(self, order_id: UUID, reason: str) -> Order:
+        """The payment was declined."""
+        return self._order_command(order_id, lambda o: o.mark_failed(reason))
+
+    def mark_expired(self, order_id: UUID) -> Order:
+        """The hold ran out unpaid."""
+        return self._order_command(order_id, lambda o: o.mark_expired(self.clock()))
+
+    def mark_refunded(self, order_id: UUID, reason: str) -> Order:
+        """The payment was returned."""
+        return self._order_command(order_id, lambda o: o.mark_refunded(reason))
+
+    def _order_command(self, order_id: UUID, decide: Callable[[Order], None]) -> Order:
+        def command() -> Order:
+            order = self.get_order(order_id)
+            decide(order)
+            self.save(order)
+            return order
+
+        return self.run_command(command)
