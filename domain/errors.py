@@ -55,3 +55,7 @@ class IdempotencyKeyReusedError(TicketingError):
 
 class PaymentMismatchError(TicketingError):
     """The payment reference does not match the one attached to the order."""
+
+
+class AlreadyExistsError(TicketingError):
+    """Something with the same identity already exists (an email already registered)."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import time
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field
@@ -28,6 +32,33 @@ class Settings(BaseSettings):
     ticketing_snapshot_interval: int = Field(default=1000, ge=2)
     ticketing_aggregate_cache_size: int = Field(default=10_000, ge=1)
     ticketing_conflict_retries: int = Field(default=30, ge=1)
+    # "development" generates missing secrets into the data folder; anything else refuses to start.
+    ticketing_env: Literal["development", "production"] = "development"
+    ticketing_internal_secret: str | None = None
+    ticketing_order_token_secret: str | None = None
+    ticketing_sandbox_webhook_secret: str | None = None
+    ticketing_users_addr: str = "127.0.0.1:50051"
+    ticketing_tickets_addr: str = "127.0.0.1:50052"
+    ticketing_payments_addr: str = "127.0.0.1:50053"
+    ticketing_notifications_addr: str = "127.0.0.1:50054"
+    # Where customers are sent to pay: the gateway's public origin.
+    ticketing_public_url: str = "http://127.0.0.1:8000"
+
+    def secret(self, name: str) -> bytes:
+        """A shared secret (internal, order_token, sandbox_webhook) from TICKETING_<NAME>_SECRET.
+
+        In development a missing one is generated once into the data folder, so that every
+        process of one installation agrees on it; elsewhere a missing or short one is an error.
+        """
+        value = getattr(self, f"ticketing_{name}_secret")
+        variable = f"TICKETING_{name.upper()}_SECRET"
+        if value:
+            if len(value) < MIN_SECRET_LENGTH or value.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{variable} must be a random value of {MIN_SECRET_LENGTH}+ chars")
+            return value.encode()
+        if self.ticketing_env != "development":
+            raise ValueError(f"{variable} must be set outside development")
+        return development_secret(self.ticketing_data_dir / "secrets" / name)
 
     def event_store_env(self, service: str) -> dict[str, str]:
         """The `eventsourcing` environment for one service's Application."""
@@ -44,6 +75,28 @@ class Settings(BaseSettings):
                 }
             )
         return env
+
+
+MIN_SECRET_LENGTH = 32
+PLACEHOLDER_SECRETS = {"changeme" * 4, "secret" * 6, "x" * 32}
+
+
+def development_secret(path: Path) -> bytes:
+    """Read the secret at path, creating it first (exclusively, owner-only) if it is missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+    for _ in range(100):  # another process may be between creating and writing it
+        value = path.read_text().strip()
+        if value:
+            return value.encode()
+        time.sleep(0.01)
+    raise RuntimeError(f"the secret file {path} stays empty")
 
 
 def postgres_env(database_url: str) -> dict[str, str]:

@@ -1,0 +1,106 @@
+"""Building and running a grpc.aio server: health, reflection, identity, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.common.errors import REASON_KEY, status_for
+from services.common.identity import CURRENT_IDENTITY, METADATA_KEY, verify_identity
+
+log = logging.getLogger(__name__)
+GRACE_SECONDS = 10
+
+
+class CallContextInterceptor(grpc.aio.ServerInterceptor):
+    """Verify the caller's identity (when sent), refuse spent deadlines, and map errors once."""
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        behavior = handler.unary_unary
+        secret = self.secret
+
+        async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                remaining = context.time_remaining()
+                if remaining is not None and remaining <= 0:
+                    await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed")
+                sent = dict(context.invocation_metadata() or ()).get(METADATA_KEY)
+                CURRENT_IDENTITY.set(verify_identity(sent, secret) if sent else None)
+                return await behavior(request, context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as error:
+                mapping = status_for(error)
+                if mapping is None:
+                    log.exception("unexpected error in %s", handler_call_details.method)
+                    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+                context.set_trailing_metadata(((REASON_KEY, mapping.reason),))
+                await context.abort(mapping.code, str(error) or mapping.reason)
+
+        return grpc.unary_unary_rpc_method_handler(
+            guarded,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+class GrpcService:
+    """A grpc.aio server with servicers, health and reflection, bound to one address."""
+
+    def __init__(
+        self,
+        secret: bytes,
+        add_servicers: Sequence[Callable[[grpc.aio.Server], None]],
+        service_names: Sequence[str],
+        address: str,
+    ) -> None:
+        self.server = grpc.aio.server(interceptors=[CallContextInterceptor(secret)])
+        for add in add_servicers:
+            add(self.server)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.service_names = tuple(service_names)
+        reflection.enable_server_reflection(
+            (*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        self.port = self.server.add_insecure_port(address)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {address}")
+
+    async def start(self) -> None:
+        """Listen, and report every service as serving."""
+        for name in (*self.service_names, ""):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self.server.start()
+
+    async def stop(self, grace: float = GRACE_SECONDS) -> None:
+        """Report not serving, then finish in-flight calls within grace seconds."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+    async def serve_until_signalled(self) -> None:
+        """Start, then stop gracefully on SIGTERM or SIGINT."""
+        await self.start()
+        stopped = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopped.set)
+        await stopped.wait()
+        await self.stop()
