@@ -111,15 +111,32 @@ class TicketType(Aggregate):
 
     # -- admin commands -------------------------------------------------------------------------
 
+    def update(
+        self,
+        by: str,
+        price: Money | None = None,
+        total_stock: int | None = None,
+        sales_start: datetime | None = None,
+        sales_end: datetime | None = None,
+    ) -> None:
+        """Apply any of an admin's changes together: all of them, or none if one is refused."""
+        self.check_not_deleted()
+        start, end = sales_start or self.sales_start, sales_end or self.sales_end
+        if price is not None:
+            self.check_price(price)
+        if total_stock is not None:
+            self.check_stock(total_stock)
+        check_window(start, end)
+        if price is not None:
+            self.change_price(price, by)
+        if total_stock is not None:
+            self.change_stock(total_stock, by)
+        self.change_sales_window(start, end, by)
+
     def change_price(self, price: Money, by: str) -> None:
         """Set a new price for tickets sold from now on; the currency stays."""
         self.check_not_deleted()
-        if not isinstance(price, Money):
-            raise InvalidValueError("price must be money")
-        if price.currency != self.price.currency:
-            raise CurrencyMismatchError(
-                f"price must stay in {self.price.currency}, not {price.currency}"
-            )
+        self.check_price(price)
         if price != self.price:
             self._change_price(price=price, by=by)
 
@@ -130,11 +147,7 @@ class TicketType(Aggregate):
     def change_stock(self, total_stock: int, by: str) -> None:
         """Grow or shrink the stock, never below what is sold or held."""
         self.check_not_deleted()
-        check_count("total_stock", total_stock, 0)
-        if total_stock < self.sold + self.held:
-            raise StockBelowCommittedError(
-                f"total_stock {total_stock} is below the {self.sold} sold and {self.held} held"
-            )
+        self.check_stock(total_stock)
         if total_stock != self.total_stock:
             self._change_stock(total_stock=total_stock, by=by)
 
@@ -257,6 +270,23 @@ class TicketType(Aggregate):
         self.ended_holds[order_id] = "refunded"
 
     # -- guards ---------------------------------------------------------------------------------
+
+    def check_price(self, price: Money) -> None:
+        """A price is money in the ticket type's own currency."""
+        if not isinstance(price, Money):
+            raise InvalidValueError("price must be money")
+        if price.currency != self.price.currency:
+            raise CurrencyMismatchError(
+                f"price must stay in {self.price.currency}, not {price.currency}"
+            )
+
+    def check_stock(self, total_stock: int) -> None:
+        """Stock is a count no lower than what is sold or held."""
+        check_count("total_stock", total_stock, 0)
+        if total_stock < self.sold + self.held:
+            raise StockBelowCommittedError(
+                f"total_stock {total_stock} is below the {self.sold} sold and {self.held} held"
+            )
 
     def check_hold(self, order_id: str) -> None:
         """The order must currently hold tickets of this type."""

@@ -56,3 +56,16 @@ def pg_env(database_url: str) -> Iterator[dict[str, str]]:
     yield env
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str) -> Iterator[str]:
+    """A database of its own for one test (services keep fixed table names), dropped after."""
+    parts = urlsplit(database_url)
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -83,6 +83,8 @@ class GrpcService:
         self.port = self.server.add_insecure_port(address)
         if self.port == 0:
             raise OSError(f"cannot listen on {address}")
+        # Run after the server stops, in order: flush queues, then close stores.
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []
 
     async def start(self) -> None:
         """Listen, and report every service as serving."""
@@ -94,6 +96,8 @@ class GrpcService:
         """Report not serving, then finish in-flight calls within grace seconds."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        for callback in self.on_stop:
+            await callback()
 
     async def serve_until_signalled(self) -> None:
         """Start, then stop gracefully on SIGTERM or SIGINT."""

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     ticketing_internal_secret: str | None = None
     ticketing_order_token_secret: str | None = None
     ticketing_sandbox_webhook_secret: str | None = None
+    # The users service's Ed25519 signing key (PEM); generated into the data folder in development.
+    ticketing_jwt_private_key: str | None = None
     ticketing_users_addr: str = "127.0.0.1:50051"
     ticketing_tickets_addr: str = "127.0.0.1:50052"
     ticketing_payments_addr: str = "127.0.0.1:50053"

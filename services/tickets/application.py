@@ -126,14 +126,7 @@ class Tickets(TicketingApplication):
 
         def command() -> TicketType:
             ticket_type = self.get_ticket_type(ticket_type_id)
-            if price is not None:
-                ticket_type.change_price(price, by)
-            if total_stock is not None:
-                ticket_type.change_stock(total_stock, by)
-            if sales_start is not None or sales_end is not None:
-                ticket_type.change_sales_window(
-                    sales_start or ticket_type.sales_start, sales_end or ticket_type.sales_end, by
-                )
+            ticket_type.update(by, price, total_stock, sales_start, sales_end)
             self.save(ticket_type)
             return ticket_type
 

@@ -1,0 +1,63 @@
+"""The tickets service process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from protos.ticketing.v1 import tickets_pb2_grpc
+from services.common.application import utc_now
+from services.common.grpc_server import GrpcService
+from services.common.settings import Settings
+from services.tickets.application import Tickets
+from services.tickets.servicer import TicketsServicer
+from services.tickets.writer import TicketTypeWriters
+
+SERVICE_NAME = "ticketing.v1.TicketsService"
+
+
+@dataclass
+class TicketsProcess:
+    """The tickets service's server and the application behind it."""
+
+    service: GrpcService
+    tickets: Tickets
+    writers: TicketTypeWriters
+
+
+def build_tickets_service(
+    settings: Settings, address: str, *, clock: Callable[[], datetime] = utc_now
+) -> TicketsProcess:
+    """The tickets gRPC service on its event store, listening on address (port 0: any)."""
+    tickets = Tickets(
+        env=settings.event_store_env("tickets"),
+        clock=clock,
+        conflict_retries=settings.ticketing_conflict_retries,
+        snapshot_interval=settings.ticketing_snapshot_interval,
+    )
+    writers = TicketTypeWriters(tickets, conflict_retries=settings.ticketing_conflict_retries)
+    servicer = TicketsServicer(tickets, writers)
+    service = GrpcService(
+        settings.secret("internal"),
+        [lambda server: tickets_pb2_grpc.add_TicketsServiceServicer_to_server(servicer, server)],
+        [SERVICE_NAME],
+        address,
+    )
+
+    async def close() -> None:
+        await writers.close()
+        tickets.close()
+
+    service.on_stop.append(close)
+    return TicketsProcess(service, tickets, writers)
+
+
+def main() -> None:
+    """Serve the tickets service on TICKETING_TICKETS_ADDR until SIGTERM."""
+    logging.basicConfig(level=logging.INFO)
+    settings = Settings()
+    process = build_tickets_service(settings, settings.ticketing_tickets_addr)
+    asyncio.run(process.service.serve_until_signalled())

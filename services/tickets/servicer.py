@@ -1,0 +1,237 @@
+"""The tickets service's gRPC edge: protobuf in, one application call, protobuf out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import grpc
+
+from domain.concert import Concert, ConcertStatus
+from domain.errors import NotFoundError
+from domain.ticket_type import TicketType
+from protos.ticketing.v1 import tickets_pb2, tickets_pb2_grpc
+from services.common.errors import BadRequestError
+from services.common.identity import Identity, require_identity
+from services.common.protobuf import money, parse_money, parse_time, parse_uuid, timestamp
+from services.tickets.application import Tickets
+from services.tickets.writer import TicketTypeView, TicketTypeWriters
+
+ADMINS = ("admin", "superadmin")
+READERS = ("admin", "superadmin", "auditor", "service", "customer")
+INVENTORY = ("service",)
+
+STATUS_TO_PROTO = {
+    ConcertStatus.ACTIVE: tickets_pb2.CONCERT_STATUS_ACTIVE,
+    ConcertStatus.INACTIVE: tickets_pb2.CONCERT_STATUS_INACTIVE,
+    ConcertStatus.CANCELLED: tickets_pb2.CONCERT_STATUS_CANCELLED,
+}
+STATUS_FROM_PROTO = {value: key for key, value in STATUS_TO_PROTO.items()}
+
+
+def ticket_type_message(view: TicketTypeView, now: datetime) -> tickets_pb2.TicketType:
+    """A ticket type's state as its protobuf message."""
+    return tickets_pb2.TicketType(
+        id=str(view.id),
+        event_id=str(view.event_id),
+        category=view.category,
+        price=money(view.price),
+        total_stock=view.total_stock,
+        sold=view.sold,
+        held=view.held,
+        remaining=view.remaining,
+        sales_start=timestamp(view.sales_start),
+        sales_end=timestamp(view.sales_end),
+        on_sale=view.is_on_sale(now),
+        concert_active=view.concert_active,
+        version=view.version,
+    )
+
+
+class TicketsServicer(tickets_pb2_grpc.TicketsServiceServicer):
+    """Concert and ticket-type commands (admins) and inventory commands (the payments service)."""
+
+    def __init__(self, tickets: Tickets, writers: TicketTypeWriters) -> None:
+        self.tickets = tickets
+        self.writers = writers
+
+    # -- concerts -------------------------------------------------------------------------------
+
+    async def CreateConcert(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        caller = require_identity(ADMINS)
+        concert_id = await asyncio.to_thread(
+            self.tickets.create_concert,
+            request.title,
+            request.description,
+            request.location,
+            parse_time("date_time", request.date_time),
+            caller.subject,
+        )
+        return await self._concert_message(concert_id)
+
+    async def UpdateConcert(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        caller = require_identity(ADMINS)
+        concert_id = await self._owned_concert(caller, request.concert_id)
+        changes: dict[str, object] = {
+            name: getattr(request, name)
+            for name in ("title", "description", "location")
+            if request.HasField(name)
+        }
+        if request.HasField("date_time"):
+            changes["date_time"] = parse_time("date_time", request.date_time)
+        await asyncio.to_thread(self.tickets.update_concert, concert_id, caller.subject, **changes)
+        return await self._concert_message(concert_id)
+
+    async def ChangeConcertStatus(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        caller = require_identity(ADMINS)
+        concert_id = await self._owned_concert(caller, request.concert_id)
+        status = STATUS_FROM_PROTO.get(request.status)
+        if status is None:
+            raise BadRequestError("status must be active, inactive or cancelled")
+        await asyncio.to_thread(
+            self.tickets.change_concert_status, concert_id, status, caller.subject
+        )
+        return await self._concert_message(concert_id)
+
+    async def DeleteConcert(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        caller = require_identity(ADMINS)
+        concert_id = await self._owned_concert(caller, request.concert_id)
+        await asyncio.to_thread(self.tickets.delete_concert, concert_id, caller.subject)
+        return tickets_pb2.DeleteConcertResponse()
+
+    async def GetConcert(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        caller = require_identity(READERS)
+        concert_id = parse_uuid("concert_id", request.concert_id)
+        concert = await asyncio.to_thread(self.tickets.get_concert, concert_id)
+        check_visible(caller, concert)
+        return await self._concert_message(concert_id)
+
+    # -- ticket types ---------------------------------------------------------------------------
+
+    async def AddTicketType(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        caller = require_identity(ADMINS)
+        concert_id = await self._owned_concert(caller, request.concert_id)
+        if not request.HasField("price"):
+            raise BadRequestError("price is required")
+        ticket_type_id = await asyncio.to_thread(
+            self.tickets.add_ticket_type,
+            concert_id,
+            request.category,
+            parse_money(request.price),
+            request.total_stock,
+            parse_time("sales_start", request.sales_start),
+            parse_time("sales_end", request.sales_end),
+            caller.subject,
+        )
+        ticket_type = await asyncio.to_thread(self.tickets.get_ticket_type, ticket_type_id)
+        return ticket_type_message(TicketTypeView.of(ticket_type), self.tickets.clock())
+
+    async def UpdateTicketType(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        caller = require_identity(ADMINS)
+        ticket_type_id = parse_uuid("ticket_type_id", request.ticket_type_id)
+        ticket_type = await asyncio.to_thread(self.tickets.get_ticket_type, ticket_type_id)
+        await self._owned_concert(caller, str(ticket_type.event_id))
+        price = parse_money(request.price) if request.HasField("price") else None
+        total_stock = request.total_stock if request.HasField("total_stock") else None
+        start = (
+            parse_time("sales_start", request.sales_start)
+            if request.HasField("sales_start")
+            else None
+        )
+        end = parse_time("sales_end", request.sales_end) if request.HasField("sales_end") else None
+
+        def decide(ticket_type: TicketType) -> None:
+            ticket_type.update(caller.subject, price, total_stock, start, end)
+
+        return await self._inventory(ticket_type_id, decide)
+
+    async def GetTicketType(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        caller = require_identity(READERS)
+        ticket_type_id = parse_uuid("ticket_type_id", request.ticket_type_id)
+        ticket_type = await asyncio.to_thread(self.tickets.get_ticket_type, ticket_type_id)
+        if caller.role in ("admin", "customer"):
+            concert = await asyncio.to_thread(self.tickets.get_concert, ticket_type.event_id)
+            check_visible(caller, concert)
+        return ticket_type_message(TicketTypeView.of(ticket_type), self.tickets.clock())
+
+    # -- inventory ------------------------------------------------------------------------------
+
+    async def Reserve(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        require_identity(INVENTORY)
+        ticket_type_id = parse_uuid("ticket_type_id", request.ticket_type_id)
+        order_id = str(parse_uuid("order_id", request.order_id))
+        expires_at = parse_time("expires_at", request.expires_at)
+        if expires_at <= self.tickets.clock():
+            raise BadRequestError("expires_at must be in the future")
+        quantity = request.quantity
+        return await self._inventory(
+            ticket_type_id,
+            lambda t: t.reserve(order_id, quantity, expires_at, self.tickets.clock()),
+        )
+
+    async def Confirm(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._hold_command(request, lambda t, order: t.confirm(order))
+
+    async def Release(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._hold_command(request, lambda t, order: t.release(order))
+
+    async def Expire(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._hold_command(
+            request, lambda t, order: t.expire(order, self.tickets.clock())
+        )
+
+    async def Refund(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._hold_command(request, lambda t, order: t.refund(order))
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def _hold_command(self, request: Any, decide: Callable[[TicketType, str], None]) -> Any:
+        require_identity(INVENTORY)
+        ticket_type_id = parse_uuid("ticket_type_id", request.ticket_type_id)
+        order_id = str(parse_uuid("order_id", request.order_id))
+        return await self._inventory(ticket_type_id, lambda t: decide(t, order_id))
+
+    async def _inventory(
+        self, ticket_type_id: UUID, decide: Callable[[TicketType], None]
+    ) -> tickets_pb2.TicketType:
+        view = await self.writers.submit(ticket_type_id, decide)
+        return ticket_type_message(view, self.tickets.clock())
+
+    async def _owned_concert(self, caller: Identity, concert_id: str) -> UUID:
+        """The concert's id if the caller may manage it; an admin's foreign concert is not found."""
+        concert = await asyncio.to_thread(
+            self.tickets.get_concert, parse_uuid("concert_id", concert_id)
+        )
+        if not caller.is_superadmin and concert.created_by != caller.subject:
+            raise NotFoundError(f"Concert {concert.id} not found")
+        return concert.id
+
+    async def _concert_message(self, concert_id: UUID) -> tickets_pb2.Concert:
+        def load() -> tuple[Concert, list[TicketType]]:
+            concert = self.tickets.get_concert(concert_id)
+            return concert, self.tickets.ticket_types_of(concert)
+
+        concert, ticket_types = await asyncio.to_thread(load)
+        now = self.tickets.clock()
+        return tickets_pb2.Concert(
+            id=str(concert.id),
+            title=concert.title,
+            description=concert.description,
+            location=concert.location,
+            date_time=timestamp(concert.date_time),
+            status=STATUS_TO_PROTO[concert.status],
+            created_by=concert.created_by,
+            ticket_types=[ticket_type_message(TicketTypeView.of(t), now) for t in ticket_types],
+            version=concert.version,
+        )
+
+
+def check_visible(caller: Identity, concert: Concert) -> None:
+    """Admins see their own concerts, customers the published ones; others see all."""
+    if caller.role == "admin" and concert.created_by != caller.subject:
+        raise NotFoundError(f"Concert {concert.id} not found")
+    if caller.role == "customer" and concert.status is ConcertStatus.INACTIVE:
+        raise NotFoundError(f"Concert {concert.id} not found")

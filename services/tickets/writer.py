@@ -1,0 +1,178 @@
+"""Group commit: one writer per ticket type applies queued commands in batches, saving once.
+
+A hot ticket type is one aggregate, so concurrent buyers all want to append at the same
+version. Instead of letting them race (each losing writer reloads and retries: a conflict
+storm), every command for one ticket type joins that ticket type's queue. A single drain task
+applies the whole queue to the writer's in-memory aggregate, saves the new events in one
+transaction, and answers each caller. A command the domain refuses leaves the aggregate
+unchanged (the property tests check this), so the rest of the batch goes on. If another
+replica appended first, the save is refused by the store's unique (id, version) rule: the
+writer reloads and replays the batch, so correctness never depends on routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from domain.errors import TicketingError
+from domain.money import Money
+from domain.ticket_type import TicketType
+from services.common.retry import ConflictRetriesExhaustedError
+from services.tickets.application import Tickets
+
+MAX_BATCH = 500
+MAX_CACHED_AGGREGATES = 10_000
+
+Decide = Callable[[TicketType], None]
+
+
+@dataclass(frozen=True)
+class TicketTypeView:
+    """A ticket type's state as it stood right after one command: safe to hand to callers."""
+
+    id: UUID
+    event_id: UUID
+    category: str
+    price: Money
+    total_stock: int
+    sold: int
+    held: int
+    remaining: int
+    sales_start: datetime
+    sales_end: datetime
+    concert_active: bool
+    version: int
+
+    @classmethod
+    def of(cls, ticket_type: TicketType) -> TicketTypeView:
+        return cls(
+            id=ticket_type.id,
+            event_id=ticket_type.event_id,
+            category=ticket_type.category,
+            price=ticket_type.price,
+            total_stock=ticket_type.total_stock,
+            sold=ticket_type.sold,
+            held=ticket_type.held,
+            remaining=ticket_type.remaining,
+            sales_start=ticket_type.sales_start,
+            sales_end=ticket_type.sales_end,
+            concert_active=ticket_type.concert_active,
+            version=ticket_type.version,
+        )
+
+    def is_on_sale(self, now: datetime) -> bool:
+        """Whether a customer could buy at least one ticket now."""
+        return (
+            self.concert_active and self.sales_start <= now < self.sales_end and self.remaining > 0
+        )
+
+
+@dataclass
+class _Queued:
+    decide: Decide
+    answer: asyncio.Future[TicketTypeView]
+
+
+class TicketTypeWriters:
+    """One queue and one drain task per ticket type; batches applied and saved together."""
+
+    def __init__(
+        self, tickets: Tickets, max_batch: int = MAX_BATCH, conflict_retries: int = 30
+    ) -> None:
+        self.tickets = tickets
+        self.max_batch = max_batch
+        self.conflict_retries = conflict_retries
+        self.queues: dict[UUID, list[_Queued]] = {}
+        self.drains: dict[UUID, asyncio.Task[None]] = {}
+        self.aggregates: OrderedDict[UUID, TicketType] = OrderedDict()
+        self.cache_lock = threading.Lock()  # batches of different ticket types run in parallel
+        self.batches_saved = 0
+
+    async def submit(self, ticket_type_id: UUID, decide: Decide) -> TicketTypeView:
+        """Queue a command for the ticket type and wait for its outcome."""
+        answer: asyncio.Future[TicketTypeView] = asyncio.get_running_loop().create_future()
+        self.queues.setdefault(ticket_type_id, []).append(_Queued(decide, answer))
+        if ticket_type_id not in self.drains:
+            self.drains[ticket_type_id] = asyncio.create_task(self._drain(ticket_type_id))
+        return await answer
+
+    async def close(self) -> None:
+        """Let every queued command finish."""
+        while self.drains:
+            await asyncio.gather(*self.drains.values(), return_exceptions=True)
+
+    async def _drain(self, ticket_type_id: UUID) -> None:
+        queue = self.queues[ticket_type_id]
+        try:
+            while queue:
+                batch = queue[: self.max_batch]
+                del queue[: self.max_batch]
+                try:
+                    outcomes = await asyncio.to_thread(self._apply, ticket_type_id, batch)
+                except Exception as error:
+                    outcomes = [error] * len(batch)
+                for queued, outcome in zip(batch, outcomes, strict=True):
+                    if queued.answer.done():
+                        continue  # the caller gave up (deadline, cancellation)
+                    if isinstance(outcome, Exception):
+                        queued.answer.set_exception(outcome)
+                    else:
+                        queued.answer.set_result(outcome)
+        finally:
+            del self.drains[ticket_type_id]
+            if not queue:
+                del self.queues[ticket_type_id]
+
+    def _apply(
+        self, ticket_type_id: UUID, batch: list[_Queued]
+    ) -> list[TicketTypeView | Exception]:
+        """Apply the batch to the cached aggregate, save once; on a conflict reload and replay."""
+        for _ in range(self.conflict_retries):
+            ticket_type = self._cached(ticket_type_id)
+            outcomes: list[TicketTypeView | Exception] = []
+            for queued in batch:
+                try:
+                    queued.decide(ticket_type)
+                    outcomes.append(TicketTypeView.of(ticket_type))
+                except TicketingError as refused:
+                    outcomes.append(refused)
+            if not ticket_type.pending_events:
+                return outcomes  # every command was a repeat or refused: nothing to save
+            try:
+                self.tickets.save(ticket_type)
+            except IntegrityError:
+                self._forget(ticket_type_id)  # another writer got there first
+                continue
+            except Exception:
+                self._forget(ticket_type_id)  # it holds unsaved events: never reuse it
+                raise
+            self.batches_saved += 1
+            return outcomes
+        raise ConflictRetriesExhaustedError(
+            f"ticket type {ticket_type_id} kept changing under {self.conflict_retries} attempts"
+        )
+
+    def _cached(self, ticket_type_id: UUID) -> TicketType:
+        with self.cache_lock:
+            ticket_type = self.aggregates.get(ticket_type_id)
+            if ticket_type is not None:
+                self.aggregates.move_to_end(ticket_type_id)
+                return ticket_type
+        ticket_type = self.tickets.get_ticket_type(ticket_type_id)
+        with self.cache_lock:
+            self.aggregates[ticket_type_id] = ticket_type
+            while len(self.aggregates) > MAX_CACHED_AGGREGATES:
+                self.aggregates.popitem(last=False)
+        return ticket_type
+
+    def _forget(self, ticket_type_id: UUID) -> None:
+        with self.cache_lock:
+            self.aggregates.pop(ticket_type_id, None)
