@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from services.supervisor import PROCESSES, supervise
+from services.users.cli import add_create_superadmin_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,9 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "run", help=f"start every process ({', '.join(PROCESSES)}) and stop them on SIGTERM"
     )
+    add_create_superadmin_command(commands)
     args = parser.parse_args(argv)
     if args.command == "run":
         return supervise(PROCESSES)
+    if hasattr(args, "handler"):
+        return int(args.handler(args))
     parser.error(f"unknown command {args.command}")
     return 2
 
