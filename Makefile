@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck services clean
+.PHONY: run test lint typecheck services clean protos
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -28,3 +28,6 @@ test: $(STAMP) services lint typecheck
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+protos: $(STAMP)
+	$(VENV)/bin/python protos/generate.py

@@ -1,13 +1,11 @@
-"""The gateway app: health and readiness for now; the API arrives with the gRPC services."""
+"""The gateway app: health and readiness for now; the public API arrives with issue 4."""
 
 from __future__ import annotations
-
-import asyncio
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from services.common.readiness import event_store_problems
+from services.common.readiness import dependency_problems
 from services.common.settings import Settings
 
 
@@ -23,7 +21,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
         """Every dependency answers; otherwise 503 naming the ones that do not."""
-        problems = await asyncio.to_thread(event_store_problems, settings)
+        problems = await dependency_problems(settings)
         if problems:
             return JSONResponse({"status": "unavailable", "failing": problems}, status_code=503)
         return JSONResponse({"status": "ready"})

@@ -24,13 +24,13 @@ class Money:
             raise InvalidValueError(f"amount must be whole minor units, not {self.minor!r}")
         if self.minor < 0:
             raise InvalidValueError("amount must not be negative")
-        if not isinstance(self.currency, str) or not _CURRENCY.match(self.currency):
+        if not isinstance(self.currency, str) or not _CURRENCY.fullmatch(self.currency):
             raise InvalidValueError(f"currency must be three capital letters: {self.currency!r}")
 
     @classmethod
     def parse(cls, amount: str, currency: str) -> Money:
         """Read a decimal string with exactly two places, such as "25.00"."""
-        match = _AMOUNT.match(amount) if isinstance(amount, str) else None
+        match = _AMOUNT.fullmatch(amount) if isinstance(amount, str) else None
         if match is None:
             raise InvalidValueError(
                 f"amount must be a decimal string with two places, like '25.00', not {amount!r}"

@@ -43,13 +43,13 @@ def order_id_for(idempotency_key: str, email: str) -> UUID:
 
 def check_email(email: str) -> None:
     """A plausible email address."""
-    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.match(email):
+    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.fullmatch(email):
         raise InvalidValueError(f"email {email!r} is not a valid address")
 
 
 def check_phone_number(phone_number: str) -> None:
     """A phone number in E.164 form, such as +254712345678."""
-    if not isinstance(phone_number, str) or not _E164.match(phone_number):
+    if not isinstance(phone_number, str) or not _E164.fullmatch(phone_number):
         raise InvalidValueError(f"phone number {phone_number!r} is not in E.164 form")
 
 
@@ -200,6 +200,8 @@ class Order(Aggregate):
             raise InvalidTransitionError(f"cannot {action} an order that is {self.status.value}")
 
     def check_payment_ref(self, payment_ref: str) -> None:
-        """A payment confirmation must name the order's own payment."""
-        if self.payment_ref is not None and payment_ref != self.payment_ref:
+        """A payment confirmation must name the payment attached to the order."""
+        if self.payment_ref is None:
+            raise PaymentMismatchError("the order has no payment attached yet")
+        if payment_ref != self.payment_ref:
             raise PaymentMismatchError("the payment reference does not match this order")

@@ -8,9 +8,18 @@ import sys
 import time
 from types import FrameType
 
+
 # Each process is a console entry point of this project, run with the same interpreter.
+def _entry(module: str) -> list[str]:
+    return [sys.executable, "-c", f"from {module} import main; main()"]
+
+
 PROCESSES: dict[str, list[str]] = {
-    "gateway": [sys.executable, "-c", "from command_api.main import main; main()"],
+    "users": _entry("services.users.server"),
+    "tickets": _entry("services.tickets.server"),
+    "payments": _entry("services.payments.server"),
+    "sandbox": _entry("services.payments.providers.sandbox_main"),
+    "gateway": _entry("command_api.main"),
 }
 STOP_GRACE_SECONDS = 15
 

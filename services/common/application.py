@@ -39,6 +39,8 @@ class TicketingApplication(Application[UUID]):
     """
 
     is_snapshotting_enabled = True
+    # Followers of the event log (the expiry sweep, projections) read it in pages this big.
+    log_section_size = 1000
     snapshotted_types: tuple[type[Aggregate], ...] = ()
 
     def __init__(

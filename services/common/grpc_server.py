@@ -83,7 +83,8 @@ class GrpcService:
         self.port = self.server.add_insecure_port(address)
         if self.port == 0:
             raise OSError(f"cannot listen on {address}")
-        # Run after the server stops, in order: flush queues, then close stores.
+        # Background work to start with the server, and clean-ups to run after it stops.
+        self.on_start: list[Callable[[], None]] = []
         self.on_stop: list[Callable[[], Awaitable[None]]] = []
 
     async def start(self) -> None:
@@ -91,6 +92,8 @@ class GrpcService:
         for name in (*self.service_names, ""):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         await self.server.start()
+        for start in self.on_start:
+            start()
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Report not serving, then finish in-flight calls within grace seconds."""

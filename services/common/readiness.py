@@ -1,33 +1,49 @@
-"""Readiness checks of the dependencies a process needs."""
+"""Readiness: does every service the gateway depends on answer?"""
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
 
-import psycopg
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common.settings import Settings
 
-SERVICES_WITH_EVENT_STORES = ("tickets", "payments")
+CHECK_TIMEOUT_SECONDS = 2.0
 
 
-def event_store_problems(settings: Settings) -> dict[str, str]:
-    """Name each event store that does not answer, with why."""
-    problems: dict[str, str] = {}
-    if settings.database_url:
-        try:
-            with psycopg.connect(settings.database_url, connect_timeout=3) as conn:
-                conn.execute("SELECT 1")
-        except psycopg.Error as error:
-            for service in SERVICES_WITH_EVENT_STORES:
-                problems[f"{service}-event-store"] = str(error).strip() or type(error).__name__
-        return problems
-    for service in SERVICES_WITH_EVENT_STORES:
-        path = settings.ticketing_data_dir / f"{service}.sqlite3"
-        try:
-            settings.ticketing_data_dir.mkdir(parents=True, exist_ok=True)
-            with sqlite3.connect(path, timeout=3) as conn:
-                conn.execute("SELECT 1")
-        except (OSError, sqlite3.Error) as error:
-            problems[f"{service}-event-store"] = str(error)
-    return problems
+async def grpc_health_problem(address: str) -> str | None:
+    """Why the gRPC service at address is not serving, or None if it is."""
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            answer = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=CHECK_TIMEOUT_SECONDS
+            )
+    except grpc.aio.AioRpcError as error:
+        return f"{error.code().name}: {error.details()}"
+    if answer.status != health_pb2.HealthCheckResponse.SERVING:
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+    return None
+
+
+async def http_health_problem(url: str) -> str | None:
+    """Why the HTTP service at url does not answer 200, or None if it does."""
+    try:
+        async with httpx.AsyncClient(timeout=CHECK_TIMEOUT_SECONDS) as client:
+            response = await client.get(url)
+    except httpx.HTTPError as error:
+        return f"{type(error).__name__}: {error}"
+    return None if response.status_code == 200 else f"HTTP {response.status_code}"
+
+
+async def dependency_problems(settings: Settings) -> dict[str, str]:
+    """Name each dependency that does not answer, with why."""
+    checks = {
+        "users": grpc_health_problem(settings.ticketing_users_addr),
+        "tickets": grpc_health_problem(settings.ticketing_tickets_addr),
+        "payments": grpc_health_problem(settings.ticketing_payments_addr),
+        "sandbox": http_health_problem(f"{settings.ticketing_sandbox_url}/healthz"),
+    }
+    answers = await asyncio.gather(*checks.values())
+    return {name: problem for name, problem in zip(checks, answers, strict=True) if problem}

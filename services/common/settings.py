@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     ticketing_notifications_addr: str = "127.0.0.1:50054"
     # Where customers are sent to pay: the gateway's public origin.
     ticketing_public_url: str = "http://127.0.0.1:8000"
+    # The payment sandbox as its own process, and where it sends its webhooks (by default the
+    # gateway's /payments/webhook on the public origin).
+    ticketing_sandbox_port: int = Field(default=8001, ge=1, le=65535)
+    ticketing_sandbox_webhook_url: str | None = None
+    # Where the payments service reaches the sandbox's API.
+    ticketing_sandbox_url: str = "http://127.0.0.1:8001"
 
     def secret(self, name: str) -> bytes:
         """A shared secret (internal, order_token, sandbox_webhook) from TICKETING_<NAME>_SECRET.

@@ -59,5 +59,10 @@ def main() -> None:
     """Serve the tickets service on TICKETING_TICKETS_ADDR until SIGTERM."""
     logging.basicConfig(level=logging.INFO)
     settings = Settings()
-    process = build_tickets_service(settings, settings.ticketing_tickets_addr)
-    asyncio.run(process.service.serve_until_signalled())
+
+    async def serve() -> None:
+        # grpc.aio objects belong to the loop they are made in: build inside it.
+        process = build_tickets_service(settings, settings.ticketing_tickets_addr)
+        await process.service.serve_until_signalled()
+
+    asyncio.run(serve())

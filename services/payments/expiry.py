@@ -1,0 +1,103 @@
+"""The expiry sweep: orders whose hold ran out unpaid are ended and their tickets released.
+
+Which orders are open comes from following the payments event log, so every replica knows
+every order whatever replica placed it, and a restart rebuilds the list from the history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from services.payments.application import Orders
+from services.payments.saga import OrderSaga
+
+log = logging.getLogger(__name__)
+
+ENDED = {"Order.Rejected", "Order.Paid", "Order.Failed", "Order.Expired", "Order.Refunded"}
+PAGE = 1000
+
+
+class OpenOrders:
+    """The deadline of every order still waiting for its hold or its payment."""
+
+    def __init__(self, orders: Orders, hold: timedelta) -> None:
+        self.orders = orders
+        self.hold = hold
+        self.deadlines: dict[UUID, datetime] = {}
+        self.position = 0
+
+    def catch_up(self) -> None:
+        """Read the event log from where we stopped to its end."""
+        while True:
+            notifications = self.orders.notification_log.select(self.position + 1, PAGE)
+            for notification in notifications:
+                self.position = notification.id
+                self._follow(self.orders.mapper.to_domain_event(notification))
+            if len(notifications) < PAGE:
+                return
+
+    def due(self, now: datetime) -> list[UUID]:
+        """Orders past their deadline, the longest overdue first."""
+        overdue = [
+            (deadline, order) for order, deadline in self.deadlines.items() if deadline <= now
+        ]
+        return [order for _, order in sorted(overdue)]
+
+    def _follow(self, event: object) -> None:
+        name = type(event).__qualname__
+        order_id: UUID = event.originator_id  # type: ignore[attr-defined]
+        if name == "Order.Placed":
+            self.deadlines[order_id] = event.timestamp + self.hold  # type: ignore[attr-defined]
+        elif name == "Order.Held":
+            self.deadlines[order_id] = event.expires_at  # type: ignore[attr-defined]
+        elif name in ENDED:
+            self.deadlines.pop(order_id, None)
+
+
+class ExpirySweeper:
+    """Every interval, end the overdue orders (idempotent, so replicas may overlap)."""
+
+    def __init__(
+        self,
+        open_orders: OpenOrders,
+        saga: OrderSaga,
+        clock: Callable[[], datetime],
+        interval: float = 1.0,
+    ) -> None:
+        self.open_orders = open_orders
+        self.saga = saga
+        self.clock = clock
+        self.interval = interval
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def sweep(self) -> list[UUID]:
+        """End every overdue order once; return the ones handled."""
+        await asyncio.to_thread(self.open_orders.catch_up)
+        handled = []
+        for order_id in self.open_orders.due(self.clock()):
+            try:
+                await self.saga.expire_order(order_id)
+                handled.append(order_id)
+            except Exception:
+                log.exception("could not expire order %s; will retry", order_id)
+        return handled
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("expiry sweep failed; will retry")
+            await asyncio.sleep(self.interval)

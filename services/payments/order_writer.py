@@ -1,0 +1,166 @@
+"""Group commit for orders: queued commands on many orders, applied and saved together.
+
+The event store serialises every insert of one application (DESIGN.md), so one transaction
+per order caps a rush at the table lock's pace. The writer drains its queue, applies each
+command to its order, and saves every changed order in one atomic save. If another replica
+changed one of them first, the store refuses the save and the batch is replayed on fresh state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from domain.errors import NotFoundError, TicketingError
+from domain.money import Money
+from domain.order import Order, OrderStatus
+from services.common.retry import ConflictRetriesExhaustedError
+from services.payments.application import Orders
+
+MAX_BATCH = 500
+
+# Given the order (None if it does not exist yet), change it or create it, and return it.
+Decide = Callable[[Order | None], Order]
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """An order as it stood right after one command."""
+
+    id: UUID
+    event_id: UUID
+    ticket_id: UUID
+    quantity: int
+    email: str
+    phone_number: str
+    total_amount: Money
+    status: OrderStatus
+    placed_at: datetime
+    hold_expires_at: datetime | None
+    payment_ref: str | None
+    checkout_url: str | None
+    paid_at: datetime | None
+    failure_reason: str | None
+    version: int
+
+    @classmethod
+    def of(cls, order: Order) -> OrderView:
+        return cls(
+            id=order.id,
+            event_id=order.event_id,
+            ticket_id=order.ticket_id,
+            quantity=order.quantity,
+            email=order.email,
+            phone_number=order.phone_number,
+            total_amount=order.total_amount,
+            status=order.status,
+            placed_at=order.created_on,
+            hold_expires_at=order.hold_expires_at,
+            payment_ref=order.payment_ref,
+            checkout_url=order.checkout_url,
+            paid_at=order.paid_at,
+            failure_reason=order.failure_reason,
+            version=order.version,
+        )
+
+
+@dataclass
+class _Queued:
+    order_id: UUID
+    decide: Decide
+    answer: asyncio.Future[OrderView]
+
+
+class OrderWriter:
+    """One queue for all orders; each batch is one transaction."""
+
+    def __init__(self, orders: Orders, max_batch: int = MAX_BATCH, conflict_retries: int = 30):
+        self.orders = orders
+        self.max_batch = max_batch
+        self.conflict_retries = conflict_retries
+        self.queue: list[_Queued] = []
+        self.drain: asyncio.Task[None] | None = None
+        self.batches_saved = 0
+
+    async def submit(self, order_id: UUID, decide: Decide) -> OrderView:
+        """Queue a command on one order and wait for its outcome."""
+        answer: asyncio.Future[OrderView] = asyncio.get_running_loop().create_future()
+        self.queue.append(_Queued(order_id, decide, answer))
+        if self.drain is None:
+            self.drain = asyncio.create_task(self._drain())
+        return await answer
+
+    async def update(self, order_id: UUID, change: Callable[[Order], None]) -> OrderView:
+        """Apply a command to an existing order."""
+
+        def decide(order: Order | None) -> Order:
+            if order is None:
+                raise NotFoundError(f"Order {order_id} not found")
+            change(order)
+            return order
+
+        return await self.submit(order_id, decide)
+
+    async def get(self, order_id: UUID) -> OrderView:
+        """The order as it stands (read straight from the store, not queued)."""
+        return OrderView.of(await asyncio.to_thread(self.orders.get_order, order_id))
+
+    async def close(self) -> None:
+        """Let every queued command finish."""
+        while self.drain is not None:
+            await asyncio.gather(self.drain, return_exceptions=True)
+
+    async def _drain(self) -> None:
+        try:
+            while self.queue:
+                batch = self.queue[: self.max_batch]
+                del self.queue[: self.max_batch]
+                try:
+                    outcomes = await asyncio.to_thread(self._apply, batch)
+                except Exception as error:
+                    outcomes = [error] * len(batch)
+                for queued, outcome in zip(batch, outcomes, strict=True):
+                    if queued.answer.done():
+                        continue
+                    if isinstance(outcome, Exception):
+                        queued.answer.set_exception(outcome)
+                    else:
+                        queued.answer.set_result(outcome)
+        finally:
+            self.drain = None
+
+    def _apply(self, batch: list[_Queued]) -> list[OrderView | Exception]:
+        for _ in range(self.conflict_retries):
+            touched: dict[UUID, Order] = {}
+            outcomes: list[OrderView | Exception] = []
+            for queued in batch:
+                try:
+                    order = touched.get(queued.order_id) or self._load(queued.order_id)
+                    order = queued.decide(order)
+                    touched[queued.order_id] = order
+                    outcomes.append(OrderView.of(order))
+                except TicketingError as refused:
+                    outcomes.append(refused)
+            changed = [order for order in touched.values() if order.pending_events]
+            if not changed:
+                return outcomes
+            try:
+                self.orders.save(*changed)
+            except IntegrityError:
+                continue  # another replica changed one of these orders: replay on fresh state
+            self.batches_saved += 1
+            return outcomes
+        raise ConflictRetriesExhaustedError(
+            f"orders kept changing under {self.conflict_retries} attempts"
+        )
+
+    def _load(self, order_id: UUID) -> Order | None:
+        try:
+            return self.orders.get_order(order_id)
+        except NotFoundError:
+            return None

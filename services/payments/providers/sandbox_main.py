@@ -1,0 +1,38 @@
+"""The payment sandbox as its own process (`ticketing-sandbox`)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from services.common.database import open_database
+from services.common.settings import Settings
+from services.payments.providers.sandbox_app import create_sandbox_app
+from services.payments.providers.sandbox_store import SandboxStore
+
+
+def webhook_url_for(settings: Settings) -> str:
+    """TICKETING_SANDBOX_WEBHOOK_URL, or the gateway's webhook on the public origin."""
+    if settings.ticketing_sandbox_webhook_url:
+        return settings.ticketing_sandbox_webhook_url
+    return settings.ticketing_public_url.rstrip("/") + "/payments/webhook"
+
+
+def main() -> None:
+    """Read the environment once and serve the sandbox on $TICKETING_SANDBOX_PORT."""
+    settings = Settings()
+    database = open_database(settings, "sandbox")
+    try:
+        app = create_sandbox_app(SandboxStore(database), settings, webhook_url_for(settings))
+        uvicorn.run(
+            app,
+            host=settings.ticketing_host,
+            port=settings.ticketing_sandbox_port,
+            log_level="info",
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        database.close()
+
+
+if __name__ == "__main__":
+    main()

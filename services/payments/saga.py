@@ -1,0 +1,248 @@
+"""The order saga: hold tickets, open a payment, then confirm, release or expire.
+
+Every step is idempotent and the order records how far it got, so any call (a retried
+PlaceOrder, a webhook, the expiry sweep) can pick the saga up where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import grpc
+
+from domain.errors import (
+    HoldEndedError,
+    InvalidTransitionError,
+    InvalidValueError,
+    NoSuchHoldError,
+    NotFoundError,
+    NotOnSaleError,
+    SoldOutError,
+    TicketingError,
+)
+from domain.order import Order, OrderStatus, check_email, check_phone_number, check_quantity
+from domain.order import order_id_for as derive_order_id
+from services.common.errors import ServiceError
+from services.payments.application import request_fingerprint
+from services.payments.order_writer import OrderView, OrderWriter
+from services.payments.providers.base import (
+    PaymentNotFoundError,
+    PaymentProvider,
+    ProviderPayment,
+    ProviderUnavailableError,
+)
+from services.payments.tickets_client import TicketsClient
+
+log = logging.getLogger(__name__)
+
+MIN_KEY_LENGTH, MAX_KEY_LENGTH = 8, 255
+REJECTIONS: dict[str, type[TicketingError]] = {
+    "sold_out": SoldOutError,
+    "not_on_sale": NotOnSaleError,
+}
+
+
+class ProviderDownError(ServiceError):
+    """The payment provider did not answer; the same request can be retried."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(grpc.StatusCode.UNAVAILABLE, "provider_unavailable", message)
+
+
+class PaymentUnknownError(ServiceError):
+    """The provider knows no such payment."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(grpc.StatusCode.NOT_FOUND, "not_found", message)
+
+
+class OrderSaga:
+    """Places orders and moves them along as payments succeed, fail or run out of time."""
+
+    def __init__(
+        self,
+        writer: OrderWriter,
+        tickets: TicketsClient,
+        provider: PaymentProvider,
+        hold: timedelta,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.writer = writer
+        self.tickets = tickets
+        self.provider = provider
+        self.hold = hold
+        self.clock = clock
+
+    # -- placing ------------------------------------------------------------------------------
+
+    async def place_order(
+        self,
+        idempotency_key: str,
+        event_id: UUID,
+        ticket_id: UUID,
+        quantity: int,
+        email: str,
+        phone_number: str,
+    ) -> tuple[OrderView, bool]:
+        """Place (or find again) the order for this key, hold its tickets and open a payment."""
+        if not MIN_KEY_LENGTH <= len(idempotency_key) <= MAX_KEY_LENGTH:
+            raise InvalidValueError("the Idempotency-Key must be 8 to 255 characters")
+        check_quantity(quantity)
+        check_email(email)
+        check_phone_number(phone_number)
+        ticket = await self.tickets.ticket_type(ticket_id)
+        if ticket.event_id != event_id:
+            raise NotFoundError(f"ticket {ticket_id} is not one of event {event_id}'s tickets")
+        order_id = derive_order_id(idempotency_key, email)
+        fingerprint = request_fingerprint(
+            event_id=event_id, ticket_id=ticket_id, quantity=quantity,
+            email=email.strip().lower(), phone_number=phone_number,
+        )  # fmt: skip
+        created = False
+
+        def place(existing: Order | None) -> Order:
+            nonlocal created
+            if existing is not None:
+                existing.check_same_request(fingerprint)
+                return existing
+            created = True
+            return Order(
+                id=order_id, event_id=event_id, ticket_id=ticket_id, quantity=quantity,
+                email=email, phone_number=phone_number, unit_price=ticket.price,
+                request_fingerprint=fingerprint,
+            )  # fmt: skip
+
+        view = await self.writer.submit(order_id, place)
+        return await self.advance(view), created
+
+    async def advance(self, view: OrderView) -> OrderView:
+        """Take a placed order as far as it can go: held, then with a payment to complete."""
+        if view.status is OrderStatus.PLACED:
+            view = await self._hold_tickets(view)
+        if view.status is OrderStatus.REJECTED:
+            raise REJECTIONS.get(view.failure_reason or "", NotOnSaleError)(
+                "the tickets could not be held" if view.failure_reason is None else
+                f"the tickets could not be held: {view.failure_reason.replace('_', ' ')}"
+            )  # fmt: skip
+        if view.status is OrderStatus.PENDING and view.payment_ref is None:
+            view = await self._open_payment(view)
+        return view
+
+    async def _hold_tickets(self, view: OrderView) -> OrderView:
+        expires_at = view.placed_at + self.hold
+        try:
+            await self.tickets.reserve(view.ticket_id, view.id, view.quantity, expires_at)
+        except (SoldOutError, NotOnSaleError) as refused:
+            reason = "sold_out" if isinstance(refused, SoldOutError) else "not_on_sale"
+            return await self.writer.update(view.id, lambda o: o.reject(reason))
+        return await self.writer.update(view.id, lambda o: o.mark_held(expires_at))
+
+    async def _open_payment(self, view: OrderView) -> OrderView:
+        try:
+            payment = await self.provider.create_payment(
+                str(view.id), view.total_amount, f"{view.quantity} ticket(s)", view.email
+            )
+        except ProviderUnavailableError as error:
+            raise ProviderDownError(
+                "the payment provider is unavailable; retry with the same Idempotency-Key"
+            ) from error
+        return await self.writer.update(
+            view.id, lambda o: o.attach_payment(payment.payment_ref, payment.checkout_url)
+        )
+
+    # -- payment outcomes ---------------------------------------------------------------------
+
+    async def confirm_payment(self, payment_ref: str) -> OrderView:
+        """A webhook said a payment moved: ask the provider, and apply what it says."""
+        payment = await self._provider_payment(payment_ref)
+        try:
+            order_id = UUID(payment.order_id)
+        except ValueError:
+            raise PaymentUnknownError(f"payment {payment_ref} is not one of ours") from None
+        return await self.apply_payment(await self.writer.get(order_id), payment)
+
+    async def verify_payment(self, order_id: UUID) -> OrderView:
+        """Ask the provider for the order's payment status now, and apply it."""
+        view = await self.writer.get(order_id)
+        if view.payment_ref is None:
+            return view
+        return await self.apply_payment(view, await self._provider_payment(view.payment_ref))
+
+    async def apply_payment(self, view: OrderView, payment: ProviderPayment) -> OrderView:
+        """Move the order to match the provider's word on its payment."""
+        if payment.payment_ref != view.payment_ref:
+            raise PaymentUnknownError(f"payment {payment.payment_ref} is not this order's")
+        if view.status is not OrderStatus.PENDING:
+            if payment.status == "succeeded" and view.status in (
+                OrderStatus.EXPIRED,
+                OrderStatus.FAILED,
+            ):
+                log.error("order %s: payment %s succeeded after its hold ended; refunding",
+                          view.id, payment.payment_ref)  # fmt: skip
+                await self.provider.refund(payment.payment_ref)
+            return view
+        if payment.status == "succeeded":
+            await self.tickets.confirm(view.ticket_id, view.id)
+            paid_at = self.clock()
+            return await self.writer.update(
+                view.id, lambda o: o.mark_paid(payment.payment_ref, paid_at)
+            )
+        if payment.status == "declined":
+            await self._give_back(view, expired=False)
+            return await self.writer.update(view.id, lambda o: o.mark_failed("declined"))
+        return view
+
+    # -- expiry -------------------------------------------------------------------------------
+
+    async def expire_order(self, order_id: UUID) -> OrderView:
+        """End an order whose hold ran out unpaid, unless the provider says it was paid."""
+        view = await self.writer.get(order_id)
+        if view.status is OrderStatus.PLACED:
+            # The hold was never confirmed to the order (the tickets service was down or the
+            # caller gave up): make sure no hold is left behind, then end the order.
+            await self._give_back(view, expired=True)
+            return await self.writer.update(order_id, lambda o: o.reject("hold_not_confirmed"))
+        if view.status is not OrderStatus.PENDING:
+            return view
+        if view.payment_ref is not None:
+            # Cancelling at the provider closes the race with a customer paying right now:
+            # after it, the payment can no longer succeed; if it already has, we confirm.
+            payment = await self.provider.cancel_payment(view.payment_ref)
+            if payment.status == "succeeded":
+                return await self.apply_payment(view, payment)
+        now = self.clock()
+        await self._give_back(view, expired=True)
+        return await self.writer.update(order_id, lambda o: o.mark_expired(now))
+
+    async def refund_order(self, order_id: UUID, reason: str) -> OrderView:
+        """Return a paid order's money and put its tickets back on sale."""
+        view = await self.writer.get(order_id)
+        if view.status is OrderStatus.REFUNDED:
+            return view
+        if view.status is not OrderStatus.PAID or view.payment_ref is None:
+            raise InvalidTransitionError(f"cannot refund an order that is {view.status.value}")
+        await self.provider.refund(view.payment_ref)
+        await self.tickets.refund(view.ticket_id, view.id)
+        return await self.writer.update(order_id, lambda o: o.mark_refunded(reason))
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    async def _give_back(self, view: OrderView, *, expired: bool) -> None:
+        try:
+            if expired:
+                await self.tickets.expire(view.ticket_id, view.id)
+            else:
+                await self.tickets.release(view.ticket_id, view.id)
+        except (NoSuchHoldError, HoldEndedError):
+            pass  # nothing was held for it, or the hold is already gone
+
+    async def _provider_payment(self, payment_ref: str) -> ProviderPayment:
+        try:
+            return await self.provider.get_payment(payment_ref)
+        except PaymentNotFoundError:
+            raise PaymentUnknownError(f"no payment {payment_ref}") from None
+        except ProviderUnavailableError as error:
+            raise ProviderDownError("the payment provider is unavailable; try again") from error

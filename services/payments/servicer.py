@@ -1,0 +1,101 @@
+"""The payments service's gRPC edge: protobuf in, one saga call, protobuf out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from domain.errors import NotFoundError
+from domain.order import OrderStatus
+from protos.ticketing.v1 import payments_pb2, payments_pb2_grpc
+from services.common.errors import BadRequestError
+from services.common.identity import require_identity
+from services.common.protobuf import money, parse_uuid, timestamp
+from services.payments.order_token import is_order_token, order_token
+from services.payments.order_writer import OrderView, OrderWriter
+from services.payments.saga import OrderSaga
+
+CUSTOMERS = ("customer", "service", "superadmin", "admin", "auditor")
+WEBHOOKS = ("service",)
+ADMINS = ("admin", "superadmin")
+
+STATUS_TO_PROTO = {
+    OrderStatus.PLACED: payments_pb2.ORDER_STATUS_PLACED,
+    OrderStatus.REJECTED: payments_pb2.ORDER_STATUS_REJECTED,
+    OrderStatus.PENDING: payments_pb2.ORDER_STATUS_PENDING,
+    OrderStatus.PAID: payments_pb2.ORDER_STATUS_PAID,
+    OrderStatus.FAILED: payments_pb2.ORDER_STATUS_FAILED,
+    OrderStatus.EXPIRED: payments_pb2.ORDER_STATUS_EXPIRED,
+    OrderStatus.REFUNDED: payments_pb2.ORDER_STATUS_REFUNDED,
+}
+
+
+class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
+    """Orders: placed by customers (through the gateway), moved by webhooks and the sweep."""
+
+    def __init__(self, saga: OrderSaga, writer: OrderWriter, token_secret: bytes) -> None:
+        self.saga = saga
+        self.writer = writer
+        self.token_secret = token_secret
+
+    async def PlaceOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        require_identity(CUSTOMERS)
+        view, created = await self.saga.place_order(
+            request.idempotency_key,
+            parse_uuid("event_id", request.event_id),
+            parse_uuid("ticket_id", request.ticket_id),
+            request.quantity,
+            request.email,
+            request.phone_number,
+        )
+        return payments_pb2.PlaceOrderResponse(order=self._order(view), created=created)
+
+    async def GetOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        require_identity(CUSTOMERS)
+        order_id = parse_uuid("order_id", request.order_id)
+        not_found = NotFoundError(f"Order {order_id} not found")
+        if not is_order_token(self.token_secret, order_id, request.order_token):
+            raise not_found  # never reveal that the order exists
+        view = await self.writer.get(order_id)
+        if view.status in (OrderStatus.PLACED, OrderStatus.REJECTED):
+            raise not_found
+        return self._order(view)
+
+    async def ConfirmPayment(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        require_identity(WEBHOOKS)
+        if not request.payment_ref:
+            raise BadRequestError("payment_ref is required")
+        return self._order(await self.saga.confirm_payment(request.payment_ref))
+
+    async def VerifyPayment(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        require_identity(WEBHOOKS + ADMINS)
+        return self._order(await self.saga.verify_payment(parse_uuid("order_id", request.order_id)))
+
+    async def RefundOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        require_identity(ADMINS)
+        order_id = parse_uuid("order_id", request.order_id)
+        return self._order(await self.saga.refund_order(order_id, request.reason or "refunded"))
+
+    def _order(self, view: OrderView) -> payments_pb2.Order:
+        message = payments_pb2.Order(
+            id=str(view.id),
+            event_id=str(view.event_id),
+            ticket_id=str(view.ticket_id),
+            quantity=view.quantity,
+            email=view.email,
+            phone_number=view.phone_number,
+            total_amount=money(view.total_amount),
+            status=STATUS_TO_PROTO[view.status],
+            order_token=order_token(self.token_secret, view.id),
+            placed_at=timestamp(view.placed_at),
+            failure_reason=view.failure_reason or "",
+        )
+        if view.payment_ref is not None:
+            message.payment.payment_ref = view.payment_ref
+            message.payment.checkout_url = view.checkout_url or ""
+        if view.hold_expires_at is not None:
+            message.payment.expires_at.CopyFrom(timestamp(view.hold_expires_at))
+        if view.paid_at is not None:
+            message.paid_at.CopyFrom(timestamp(view.paid_at))
+        return message

@@ -1,0 +1,122 @@
+"""The payments service's client of the tickets service: domain errors in, protobuf hidden."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import grpc
+
+from domain import errors
+from domain.money import Money
+from protos.ticketing.v1 import tickets_pb2, tickets_pb2_grpc
+from services.common.errors import REASON_KEY, ServiceError
+from services.common.identity import Identity, identity_metadata
+from services.common.protobuf import parse_money, timestamp
+
+CALL_TIMEOUT_SECONDS = 5.0
+PAYMENTS = Identity("payments", "service", "payments")
+
+# The tickets service's refusals, read back as the domain errors they came from.
+REASONS: dict[str, type[errors.TicketingError]] = {
+    "sold_out": errors.SoldOutError,
+    "not_on_sale": errors.NotOnSaleError,
+    "no_such_hold": errors.NoSuchHoldError,
+    "hold_ended": errors.HoldEndedError,
+    "hold_not_expired": errors.HoldNotExpiredError,
+    "not_found": errors.NotFoundError,
+    "invalid_argument": errors.InvalidValueError,
+}
+
+
+class TicketsUnavailableError(ServiceError):
+    """The tickets service did not answer in time."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(grpc.StatusCode.UNAVAILABLE, "tickets_unavailable", message)
+
+
+@dataclass(frozen=True)
+class TicketTypeInfo:
+    """What an order needs to know of a ticket type."""
+
+    id: UUID
+    event_id: UUID
+    category: str
+    price: Money
+    remaining: int
+
+
+class TicketsClient:
+    """Calls the tickets service as the payments service, with deadlines."""
+
+    def __init__(self, channel: grpc.aio.Channel, secret: bytes) -> None:
+        self.stub = tickets_pb2_grpc.TicketsServiceStub(channel)
+        self.secret = secret
+
+    async def ticket_type(self, ticket_type_id: UUID) -> TicketTypeInfo:
+        """The ticket type's price and concert."""
+        message = await self._call(
+            self.stub.GetTicketType,
+            tickets_pb2.GetTicketTypeRequest(ticket_type_id=str(ticket_type_id)),
+        )
+        return TicketTypeInfo(
+            id=UUID(message.id),
+            event_id=UUID(message.event_id),
+            category=message.category,
+            price=parse_money(message.price),
+            remaining=message.remaining,
+        )
+
+    async def reserve(
+        self, ticket_type_id: UUID, order_id: UUID, quantity: int, expires_at: datetime
+    ) -> None:
+        """Hold tickets for the order until expires_at (a repeat changes nothing)."""
+        await self._call(
+            self.stub.Reserve,
+            tickets_pb2.ReserveRequest(
+                ticket_type_id=str(ticket_type_id),
+                order_id=str(order_id),
+                quantity=quantity,
+                expires_at=timestamp(expires_at),
+            ),
+        )
+
+    async def confirm(self, ticket_type_id: UUID, order_id: UUID) -> None:
+        """The order's held tickets are sold."""
+        await self._call(self.stub.Confirm, self._hold(ticket_type_id, order_id))
+
+    async def release(self, ticket_type_id: UUID, order_id: UUID) -> None:
+        """The order's held tickets go back on sale."""
+        await self._call(self.stub.Release, self._hold(ticket_type_id, order_id))
+
+    async def expire(self, ticket_type_id: UUID, order_id: UUID) -> None:
+        """The order's hold ran out: its tickets go back on sale."""
+        await self._call(self.stub.Expire, self._hold(ticket_type_id, order_id))
+
+    async def refund(self, ticket_type_id: UUID, order_id: UUID) -> None:
+        """The order's sold tickets go back on sale."""
+        await self._call(self.stub.Refund, self._hold(ticket_type_id, order_id))
+
+    @staticmethod
+    def _hold(ticket_type_id: UUID, order_id: UUID) -> tickets_pb2.HoldRequest:
+        return tickets_pb2.HoldRequest(ticket_type_id=str(ticket_type_id), order_id=str(order_id))
+
+    async def _call(self, method: grpc.aio.UnaryUnaryMultiCallable, request: object) -> object:
+        try:
+            return await method(
+                request,
+                timeout=CALL_TIMEOUT_SECONDS,
+                metadata=identity_metadata(PAYMENTS, self.secret),
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise TicketsUnavailableError(
+                    f"the tickets service is unavailable ({error.code().name}); try again"
+                ) from error
+            reason = dict(error.trailing_metadata() or ()).get(REASON_KEY, "")
+            kind = REASONS.get(str(reason))
+            if kind is None:
+                raise
+            raise kind(error.details() or str(reason)) from error

@@ -1,0 +1,48 @@
+"""Running the payment sandbox under uvicorn for tests that need a real provider."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+
+from services.common.settings import Settings
+from services.payments.providers.sandbox_app import create_sandbox_app
+from services.payments.providers.sandbox_store import SandboxStore
+
+SECRET = "sandbox-webhook-secret-only-for-these-tests"
+FAST_RETRIES = {"retry_base_seconds": 0.05, "retry_cap_seconds": 0.2, "poll_seconds": 0.05}
+
+
+@contextmanager
+def running_sandbox(store: SandboxStore, webhook_url: str, data_dir: Path) -> Iterator[str]:
+    """The sandbox app under uvicorn on a free port; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = Settings(
+        ticketing_public_url=base_url,
+        ticketing_sandbox_webhook_secret=SECRET,
+        ticketing_data_dir=data_dir,
+    )
+    app = create_sandbox_app(store, settings, webhook_url, **FAST_RETRIES)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "the sandbox failed to start"
+        assert time.monotonic() < deadline, "the sandbox did not start in time"
+        time.sleep(0.01)
+    try:
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        assert not thread.is_alive(), "the sandbox did not stop"

@@ -1,0 +1,399 @@
+"""The order saga over real gRPC: the tickets and payments services, the sandbox, PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import httpx
+import pytest
+
+from domain.order import order_id_for
+from protos.ticketing.v1 import (
+    common_pb2,
+    payments_pb2,
+    payments_pb2_grpc,
+    tickets_pb2,
+    tickets_pb2_grpc,
+)
+from services.common.database import PostgresDatabase
+from services.common.protobuf import timestamp
+from services.payments.providers.sandbox import SandboxProvider
+from services.payments.providers.sandbox_store import SandboxStore
+from services.payments.server import build_payments_service
+from services.payments.tickets_client import TicketsUnavailableError
+from services.tickets.server import build_tickets_service
+from tests.integration.grpc_helpers import as_caller, reason_of, service_settings
+from tests.integration.sandbox_helpers import SECRET, running_sandbox
+
+HOLD = timedelta(minutes=15)
+PHONE = "+254712345678"
+
+
+class Clock:
+    """Real time, plus however far the test has moved it."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def a_free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class System:
+    """The services of one test, and clients to drive them as the gateway would."""
+
+    def __init__(self, settings, clock, tickets, payments, sandbox_url, provider):
+        self.settings = settings
+        self.clock = clock
+        self.tickets = tickets
+        self.payments = payments
+        self.sandbox_url = sandbox_url
+        self.provider = provider
+        self.admin = as_caller(settings, "admin-1", "admin", "gateway")
+        self.customer = as_caller(settings, "anonymous", "customer", "gateway")
+        self.webhook = as_caller(settings, "gateway", "service", "gateway")
+        self.payments_caller = as_caller(settings, "payments", "service", "payments")
+        self.channels = [
+            grpc.aio.insecure_channel(settings.ticketing_tickets_addr),
+            grpc.aio.insecure_channel(f"127.0.0.1:{payments.service.port}"),
+        ]
+        self.tickets_stub = tickets_pb2_grpc.TicketsServiceStub(self.channels[0])
+        self.payments_stub = payments_pb2_grpc.PaymentsServiceStub(self.channels[1])
+
+    async def concert_on_sale(self, stock=10, activate=True):
+        now = datetime.now(UTC)
+        concert = await self.tickets_stub.CreateConcert(
+            tickets_pb2.CreateConcertRequest(
+                title="Sauti Sol", location="Nairobi", date_time=timestamp(now + timedelta(days=9))
+            ),
+            metadata=self.admin,
+        )
+        ticket = await self.tickets_stub.AddTicketType(
+            tickets_pb2.AddTicketTypeRequest(
+                concert_id=concert.id, category="VIP", total_stock=stock,
+                price=common_pb2.Money(minor_units=2500, currency="USD"),
+                sales_start=timestamp(now - timedelta(hours=1)),
+                sales_end=timestamp(now + timedelta(days=1)),
+            ),
+            metadata=self.admin,
+        )  # fmt: skip
+        if activate:
+            await self.tickets_stub.ChangeConcertStatus(
+                tickets_pb2.ChangeConcertStatusRequest(
+                    concert_id=concert.id, status=tickets_pb2.CONCERT_STATUS_ACTIVE
+                ),
+                metadata=self.admin,
+            )
+        return concert, ticket
+
+    async def place(self, concert, ticket, quantity=2, key=None, email="fan@example.com"):
+        return await self.payments_stub.PlaceOrder(
+            payments_pb2.PlaceOrderRequest(
+                idempotency_key=key or f"key-{uuid.uuid4()}", event_id=concert.id,
+                ticket_id=ticket.id, quantity=quantity, email=email, phone_number=PHONE,
+            ),
+            metadata=self.customer,
+        )  # fmt: skip
+
+    async def ticket(self, ticket):
+        return await self.tickets_stub.GetTicketType(
+            tickets_pb2.GetTicketTypeRequest(ticket_type_id=ticket.id), metadata=self.admin
+        )
+
+    async def pay(self, order, outcome="succeeded"):
+        """The customer's click at checkout, then the webhook's ConfirmPayment."""
+        await self.complete_at_checkout(order, outcome)
+        return await self.payments_stub.ConfirmPayment(
+            payments_pb2.ConfirmPaymentRequest(payment_ref=order.payment.payment_ref),
+            metadata=self.webhook,
+        )
+
+    async def complete_at_checkout(self, order, outcome="succeeded"):
+        async with httpx.AsyncClient(base_url=self.sandbox_url) as http:
+            answer = await http.post(
+                f"/sandbox/payments/{order.payment.payment_ref}/complete", json={"outcome": outcome}
+            )
+        assert answer.status_code == 200, answer.text
+
+    async def get_order(self, order, token=None):
+        return await self.payments_stub.GetOrder(
+            payments_pb2.GetOrderRequest(order_id=order.id, order_token=token or order.order_token),
+            metadata=self.customer,
+        )
+
+    async def close(self):
+        for channel in self.channels:
+            await channel.close()
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def settings(tmp_path, fresh_database_url):
+    return service_settings(
+        tmp_path, fresh_database_url, ticketing_tickets_addr=f"127.0.0.1:{a_free_port()}"
+    )
+
+
+@pytest.fixture
+def sandbox_url(settings, tmp_path):
+    database = PostgresDatabase(settings.database_url, max_size=4)
+    # Webhooks go nowhere here: the tests call ConfirmPayment as the gateway's handler would.
+    with running_sandbox(SandboxStore(database), "http://127.0.0.1:9/nowhere", tmp_path) as url:
+        yield url
+    database.close()
+
+
+async def start_tickets(settings, clock):
+    process = build_tickets_service(settings, settings.ticketing_tickets_addr, clock=clock)
+    await process.service.start()
+    return process
+
+
+@pytest.fixture
+async def system(settings, clock, sandbox_url):
+    tickets = await start_tickets(settings, clock)
+    provider = SandboxProvider(sandbox_url, SECRET.encode())
+    payments = build_payments_service(
+        settings, "127.0.0.1:0", provider=provider, clock=clock, sweep_interval=3600
+    )
+    await payments.service.start()
+    system = System(settings, clock, tickets, payments, sandbox_url, provider)
+    yield system
+    await system.close()
+    await payments.service.stop(grace=1)
+    await system.tickets.service.stop(grace=1)  # the test may have restarted it
+    await provider.aclose()
+
+
+async def refused(call) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    return caught.value
+
+
+async def test_an_order_holds_its_tickets_then_payment_sells_them(system):
+    concert, ticket = await system.concert_on_sale(stock=10)
+    placed = await system.place(concert, ticket, quantity=2)
+    order = placed.order
+    assert placed.created
+    assert order.status == payments_pb2.ORDER_STATUS_PENDING
+    assert order.total_amount == common_pb2.Money(minor_units=5000, currency="USD")
+    assert order.payment.checkout_url.endswith(f"/sandbox/checkout/{order.payment.payment_ref}")
+    assert order.payment.expires_at.ToDatetime(tzinfo=UTC) > datetime.now(UTC) + HOLD * 0.9
+    assert (await system.ticket(ticket)).held == 2
+
+    paid = await system.pay(order)
+    assert paid.status == payments_pb2.ORDER_STATUS_PAID
+    assert paid.paid_at.seconds > 0
+    after = await system.ticket(ticket)
+    assert (after.sold, after.held, after.remaining) == (2, 0, 8)
+    assert (await system.get_order(order)).status == payments_pb2.ORDER_STATUS_PAID
+
+
+async def test_a_declined_payment_fails_the_order_and_releases_its_tickets(system):
+    concert, ticket = await system.concert_on_sale(stock=10)
+    order = (await system.place(concert, ticket, quantity=3)).order
+    failed = await system.pay(order, "declined")
+    assert failed.status == payments_pb2.ORDER_STATUS_FAILED
+    after = await system.ticket(ticket)
+    assert (after.sold, after.held, after.remaining) == (0, 0, 10)
+
+
+async def test_an_order_never_paid_expires_and_its_tickets_return(system):
+    concert, ticket = await system.concert_on_sale(stock=10)
+    order = (await system.place(concert, ticket, quantity=4)).order
+    assert await system.payments.sweeper.sweep() == []  # not due yet
+    system.clock.offset = HOLD + timedelta(seconds=1)
+    assert await system.payments.sweeper.sweep() == [uuid.UUID(order.id)]
+    assert (await system.get_order(order)).status == payments_pb2.ORDER_STATUS_EXPIRED
+    after = await system.ticket(ticket)
+    assert (after.sold, after.held, after.remaining) == (0, 0, 10)
+    # The payment was closed at the provider, so it can no longer succeed.
+    assert (await system.provider.get_payment(order.payment.payment_ref)).status == "declined"
+
+
+async def test_a_payment_made_as_the_hold_runs_out_is_not_lost(system):
+    concert, ticket = await system.concert_on_sale(stock=10)
+    order = (await system.place(concert, ticket, quantity=1)).order
+    system.clock.offset = HOLD + timedelta(seconds=1)
+    await system.complete_at_checkout(order, "succeeded")  # the webhook has not arrived yet
+    await system.payments.sweeper.sweep()
+    assert (await system.get_order(order)).status == payments_pb2.ORDER_STATUS_PAID
+    assert (await system.ticket(ticket)).sold == 1
+
+
+async def test_a_webhook_after_the_hold_time_but_before_the_sweep_still_pays(system):
+    concert, ticket = await system.concert_on_sale(stock=10)
+    order = (await system.place(concert, ticket, quantity=1)).order
+    system.clock.offset = HOLD + timedelta(minutes=5)
+    assert (await system.pay(order)).status == payments_pb2.ORDER_STATUS_PAID
+    assert (await system.ticket(ticket)).sold == 1
+
+
+async def test_retries_with_one_key_meet_the_same_order_and_hold_once(system):
+    concert, ticket = await system.concert_on_sale(stock=10)
+    first = await system.place(concert, ticket, quantity=2, key="retry-key-0001")
+    again = await system.place(concert, ticket, quantity=2, key="retry-key-0001")
+    assert (first.created, again.created) == (True, False)
+    assert again.order.id == first.order.id
+    assert again.order.payment.payment_ref == first.order.payment.payment_ref
+    assert (await system.ticket(ticket)).held == 2
+    paid = await system.pay(first.order)
+    confirmed_again = await system.payments_stub.ConfirmPayment(
+        payments_pb2.ConfirmPaymentRequest(payment_ref=first.order.payment.payment_ref),
+        metadata=system.webhook,
+    )
+    assert confirmed_again.status == paid.status == payments_pb2.ORDER_STATUS_PAID
+    assert (await system.ticket(ticket)).sold == 2
+    other_body = await refused(system.place(concert, ticket, quantity=3, key="retry-key-0001"))
+    assert (other_body.code(), reason_of(other_body)) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "idempotency_key_reused",
+    )
+
+
+async def test_sold_out_and_not_on_sale_orders_are_refused_and_stay_refused(system):
+    concert, ticket = await system.concert_on_sale(stock=2)
+    sold_out = await refused(system.place(concert, ticket, quantity=3, key="sold-out-key-1"))
+    assert (sold_out.code(), reason_of(sold_out)) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "sold_out",
+    )
+    again = await refused(system.place(concert, ticket, quantity=3, key="sold-out-key-1"))
+    assert reason_of(again) == "sold_out"
+    draft, draft_ticket = await system.concert_on_sale(stock=2, activate=False)
+    not_on_sale = await refused(system.place(draft, draft_ticket, quantity=1))
+    assert (not_on_sale.code(), reason_of(not_on_sale)) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "not_on_sale",
+    )
+    assert (await system.ticket(ticket)).remaining == 2
+
+
+async def test_an_order_is_only_shown_with_its_own_token(system):
+    concert, ticket = await system.concert_on_sale()
+    order = (await system.place(concert, ticket)).order
+    for token in ("", "wrong", order.order_token[:-1] + "A"):
+        error = await refused(system.get_order(order, token=token or "x"))
+        assert error.code() == grpc.StatusCode.NOT_FOUND
+    unknown = await refused(system.payments_stub.GetOrder(
+        payments_pb2.GetOrderRequest(order_id=str(uuid.uuid4()), order_token=order.order_token),
+        metadata=system.customer,
+    ))  # fmt: skip
+    assert unknown.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_bad_orders_are_refused_with_a_clear_status(system):
+    concert, ticket = await system.concert_on_sale()
+    _, foreign_ticket = await system.concert_on_sale()
+    stub = system.payments_stub
+
+    def request(**changes):
+        fields = {
+            "idempotency_key": f"key-{uuid.uuid4()}", "event_id": concert.id,
+            "ticket_id": ticket.id, "quantity": 1, "email": "fan@example.com",
+            "phone_number": PHONE,
+        } | changes  # fmt: skip
+        return stub.PlaceOrder(payments_pb2.PlaceOrderRequest(**fields), metadata=system.customer)
+
+    cases = [
+        (request(event_id="nope"), grpc.StatusCode.INVALID_ARGUMENT),
+        (request(quantity=11), grpc.StatusCode.INVALID_ARGUMENT),
+        (request(quantity=0), grpc.StatusCode.INVALID_ARGUMENT),
+        (request(email="not-an-email"), grpc.StatusCode.INVALID_ARGUMENT),
+        (request(phone_number="0712345678"), grpc.StatusCode.INVALID_ARGUMENT),
+        (request(idempotency_key="short"), grpc.StatusCode.INVALID_ARGUMENT),
+        (request(ticket_id=str(uuid.uuid4())), grpc.StatusCode.NOT_FOUND),
+        (request(ticket_id=foreign_ticket.id), grpc.StatusCode.NOT_FOUND),
+        (stub.ConfirmPayment(payments_pb2.ConfirmPaymentRequest(payment_ref="sbx_unknown"),
+                             metadata=system.webhook), grpc.StatusCode.NOT_FOUND),
+        (stub.ConfirmPayment(payments_pb2.ConfirmPaymentRequest(payment_ref="sbx_unknown"),
+                             metadata=system.customer), grpc.StatusCode.PERMISSION_DENIED),
+        (stub.PlaceOrder(payments_pb2.PlaceOrderRequest()), grpc.StatusCode.UNAUTHENTICATED),
+    ]  # fmt: skip
+    for call, code in cases:
+        error = await refused(call)
+        assert error.code() == code, error.details()
+        assert error.details()
+    assert (await system.ticket(ticket)).held == 0
+
+
+async def test_a_paid_order_is_refunded_and_its_tickets_go_back_on_sale(system):
+    concert, ticket = await system.concert_on_sale(stock=5)
+    order = (await system.place(concert, ticket, quantity=2)).order
+    pending_refund = await refused(system.payments_stub.RefundOrder(
+        payments_pb2.RefundOrderRequest(order_id=order.id), metadata=system.admin
+    ))  # fmt: skip
+    assert pending_refund.code() == grpc.StatusCode.FAILED_PRECONDITION
+    await system.pay(order)
+    refund = payments_pb2.RefundOrderRequest(order_id=order.id, reason="customer asked")
+    assert (await refused(system.payments_stub.RefundOrder(refund, metadata=system.customer))
+            ).code() == grpc.StatusCode.PERMISSION_DENIED  # fmt: skip
+    refunded = await system.payments_stub.RefundOrder(refund, metadata=system.admin)
+    assert refunded.status == payments_pb2.ORDER_STATUS_REFUNDED
+    assert (await system.provider.get_payment(order.payment.payment_ref)).status == "refunded"
+    assert (await system.ticket(ticket)).remaining == 5
+
+
+async def eventually(call, seconds: float = 10.0):
+    """The call's answer once it stops failing with UNAVAILABLE (a service coming back)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        try:
+            return await call()
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.UNAVAILABLE:
+                raise
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def test_an_unreachable_tickets_service_is_a_clear_error_and_a_retry_succeeds(system):
+    concert, ticket = await system.concert_on_sale(stock=5)
+    await system.tickets.service.stop(grace=1)
+    down = await refused(system.place(concert, ticket, quantity=2, key="while-down-01"))
+    assert (down.code(), reason_of(down)) == (grpc.StatusCode.UNAVAILABLE, "tickets_unavailable")
+    assert "try again" in down.details()
+
+    system.tickets = await start_tickets(system.settings, system.clock)
+    placed = await eventually(
+        lambda: system.place(concert, ticket, quantity=2, key="while-down-01")
+    )
+    assert placed.order.status == payments_pb2.ORDER_STATUS_PENDING
+    assert (await eventually(lambda: system.ticket(ticket))).held == 2
+
+
+async def test_a_hold_whose_answer_was_lost_is_released_when_the_order_expires(system):
+    concert, ticket = await system.concert_on_sale(stock=5)
+    tickets_client = system.payments.saga.tickets
+    reserve = tickets_client.reserve
+
+    async def reserve_and_lose_the_answer(*args):
+        await reserve(*args)
+        raise TicketsUnavailableError("the connection dropped before the answer came")
+
+    tickets_client.reserve = reserve_and_lose_the_answer
+    lost = await refused(system.place(concert, ticket, quantity=2, key="answer-lost-1"))
+    assert lost.code() == grpc.StatusCode.UNAVAILABLE
+    assert (await system.ticket(ticket)).held == 2
+
+    system.clock.offset = HOLD + timedelta(seconds=1)
+    order_id = order_id_for("answer-lost-1", "fan@example.com")
+    assert order_id in await system.payments.sweeper.sweep()
+    after = await system.ticket(ticket)
+    assert (after.held, after.remaining) == (0, 5)
