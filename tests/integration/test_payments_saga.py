@@ -397,3 +397,27 @@ async def test_a_hold_whose_answer_was_lost_is_released_when_the_order_expires(s
     assert order_id in await system.payments.sweeper.sweep()
     after = await system.ticket(ticket)
     assert (after.held, after.remaining) == (0, 5)
+
+
+async def test_verify_payment_asks_the_provider_when_no_webhook_came(system):
+    concert, ticket = await system.concert_on_sale(stock=5)
+    order = (await system.place(concert, ticket, quantity=1)).order
+    await system.complete_at_checkout(order, "succeeded")
+    assert (await system.get_order(order)).status == payments_pb2.ORDER_STATUS_PENDING
+    verified = await system.payments_stub.VerifyPayment(
+        payments_pb2.VerifyPaymentRequest(order_id=order.id), metadata=system.admin
+    )
+    assert verified.status == payments_pb2.ORDER_STATUS_PAID
+    assert (await system.ticket(ticket)).sold == 1
+
+
+async def test_concurrent_orders_are_saved_several_to_a_transaction(system):
+    concert, ticket = await system.concert_on_sale(stock=100)
+    writer = system.payments.saga.writer
+    writer.batches_saved = 0
+    placed = await asyncio.gather(*(system.place(concert, ticket, quantity=1) for _ in range(40)))
+    assert {p.order.status for p in placed} == {payments_pb2.ORDER_STATUS_PENDING}
+    assert len({p.order.id for p in placed}) == 40
+    # Each order was written three times (placed, held, payment attached): 120 commands.
+    assert writer.batches_saved < 120
+    assert (await system.ticket(ticket)).held == 40

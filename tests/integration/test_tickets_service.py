@@ -8,6 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from eventsourcing.persistence import IntegrityError
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
 
 from protos.ticketing.v1 import common_pb2, tickets_pb2, tickets_pb2_grpc
 from services.common.identity import Identity, identity_metadata
@@ -335,3 +340,34 @@ async def test_two_replicas_writing_one_ticket_type_never_oversell(settings, adm
     finally:
         await first.service.stop(grace=1)
         await second.service.stop(grace=1)
+
+
+async def test_a_command_that_keeps_meeting_newer_versions_is_aborted(
+    stub, admin, payments, tickets_process
+):
+    _, ticket_type = await a_concert_on_sale(stub, admin, stock=10)
+
+    def always_stale(*aggregates, **kwargs):
+        raise IntegrityError("another writer appended first")
+
+    tickets_process.tickets.save = always_stale
+    error = await refused(stub.Reserve(reserve(ticket_type), metadata=payments))
+    assert (error.code(), reason_of(error)) == (grpc.StatusCode.ABORTED, "conflict")
+    assert "attempts" in error.details()
+
+
+async def test_the_server_lists_its_services_by_reflection_and_reports_health(tickets_process):
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{tickets_process.service.port}") as channel:
+        health = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service="ticketing.v1.TicketsService")
+        )
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+
+    def list_services() -> list[str]:
+        # The reflection client is synchronous: keep it off the loop that serves the call.
+        with grpc.insecure_channel(f"127.0.0.1:{tickets_process.service.port}") as channel:
+            return list(ProtoReflectionDescriptorDatabase(channel).get_services())
+
+    services = await asyncio.to_thread(list_services)
+    assert "ticketing.v1.TicketsService" in services
+    assert "grpc.health.v1.Health" in services
