@@ -1,17 +1,48 @@
-"""The gateway app: health and readiness for now; the public API arrives with issue 4."""
+"""The gateway: the one public HTTP origin, in front of the gRPC services."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from command_api.auth import TokenKeys
+from command_api.clients import Services
+from command_api.routers import admin_events, auth, orders, payments
+from services.common.http_problems import install_problem_handlers
 from services.common.readiness import dependency_problems
 from services.common.settings import Settings
+from services.payments.providers.sandbox import SandboxProvider
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Build the gateway for the given settings; nothing is connected at import time."""
-    app = FastAPI(title="Ticketing", version="0.1.0")
+    """Build the gateway for the given settings; it connects when it starts, not before."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services.connect(settings)
+        app.state.services = services
+        app.state.token_keys = TokenKeys.from_users_service(services.channels[0])
+        app.state.provider = SandboxProvider(
+            settings.ticketing_sandbox_url, settings.secret("sandbox_webhook")
+        )
+        app.state.sandbox_http = httpx.AsyncClient(
+            base_url=settings.ticketing_sandbox_url, timeout=10.0
+        )
+        try:
+            yield
+        finally:
+            await app.state.sandbox_http.aclose()
+            await app.state.provider.aclose()
+            await services.close()
+
+    app = FastAPI(title="Ticketing", version="0.1.0", lifespan=lifespan)
+    install_problem_handlers(app)
+    for router in (auth.router, admin_events.router, orders.router, payments.router):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

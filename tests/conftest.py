@@ -61,6 +61,17 @@ def pg_env(database_url: str) -> Iterator[dict[str, str]]:
 @pytest.fixture
 def fresh_database_url(database_url: str) -> Iterator[str]:
     """A database of its own for one test (services keep fixed table names), dropped after."""
+    yield from a_database_of_its_own(database_url)
+
+
+@pytest.fixture(scope="module")
+def module_database_url(database_url: str) -> Iterator[str]:
+    """A database of its own for one test module, dropped after."""
+    yield from a_database_of_its_own(database_url)
+
+
+def a_database_of_its_own(database_url: str) -> Iterator[str]:
+    """Create a fresh database on the test server, yield its URL, drop it."""
     parts = urlsplit(database_url)
     name = f"t_{uuid.uuid4().hex[:16]}"
     admin_url = urlunsplit(parts._replace(path="/postgres"))

@@ -1,0 +1,70 @@
+"""The gateway's gRPC clients, and the call metadata that says who is asking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import grpc
+from fastapi import Depends, Request
+
+from protos.ticketing.v1 import (
+    payments_pb2_grpc,
+    tickets_pb2_grpc,
+    users_pb2_grpc,
+)
+from services.common.identity import Identity, identity_metadata
+from services.common.settings import Settings
+
+CALL_TIMEOUT_SECONDS = 10.0
+CUSTOMER = Identity("anonymous", "customer", "gateway")
+WEBHOOK = Identity("gateway", "service", "gateway")
+
+
+@dataclass
+class Services:
+    """Stubs of the users, tickets and payments services, and how to vouch for callers."""
+
+    channels: list[grpc.aio.Channel]
+    users: users_pb2_grpc.UsersServiceStub
+    tickets: tickets_pb2_grpc.TicketsServiceStub
+    payments: payments_pb2_grpc.PaymentsServiceStub
+    secret: bytes
+
+    @classmethod
+    def connect(cls, settings: Settings) -> Services:
+        channels = [
+            grpc.aio.insecure_channel(address)
+            for address in (
+                settings.ticketing_users_addr,
+                settings.ticketing_tickets_addr,
+                settings.ticketing_payments_addr,
+            )
+        ]
+        return cls(
+            channels,
+            users_pb2_grpc.UsersServiceStub(channels[0]),
+            tickets_pb2_grpc.TicketsServiceStub(channels[1]),
+            payments_pb2_grpc.PaymentsServiceStub(channels[2]),
+            settings.secret("internal"),
+        )
+
+    def as_caller(self, identity: Identity) -> dict[str, object]:
+        """Keyword arguments for a call made on behalf of identity, with a deadline."""
+        return {
+            "metadata": identity_metadata(identity, self.secret),
+            "timeout": CALL_TIMEOUT_SECONDS,
+        }
+
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close()
+
+
+def services_of(request: Request) -> Services:
+    """The app's service clients."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServiceClients = Annotated[Services, Depends(services_of)]
