@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -90,21 +91,31 @@ PLACEHOLDER_SECRETS = {"changeme" * 4, "secret" * 6, "x" * 32}
 
 
 def development_secret(path: Path) -> bytes:
-    """Read the secret at path, creating it first (exclusively, owner-only) if it is missing."""
+    """Read the secret at path, creating it first if it is missing."""
+    value = write_once(path, secrets.token_urlsafe(48).encode(), lambda data: bool(data.strip()))
+    return value.strip()
+
+
+def write_once(path: Path, content: bytes, is_complete: Callable[[bytes], bool]) -> bytes:
+    """The file's content, after writing `content` to it if it did not exist (owner-only).
+
+    Several processes of one installation may start at once: exactly one creates the file,
+    and the others wait until what it wrote is complete.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         pass
     else:
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_urlsafe(48))
-    for _ in range(100):  # another process may be between creating and writing it
-        value = path.read_text().strip()
-        if value:
-            return value.encode()
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(content)
+    for _ in range(100):
+        data = path.read_bytes()
+        if is_complete(data):
+            return data
         time.sleep(0.01)
-    raise RuntimeError(f"the secret file {path} stays empty")
+    raise RuntimeError(f"the file {path} stays incomplete")
 
 
 def postgres_env(database_url: str) -> dict[str, str]:

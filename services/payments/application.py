@@ -14,8 +14,14 @@ from domain.order import Order, order_id_for
 from services.common.application import TicketingApplication
 
 
-def request_fingerprint(**request: object) -> str:
-    """A digest of the order request, to tell a retry from a different request under one key."""
+def request_fingerprint(
+    event_id: UUID, ticket_id: UUID, quantity: int, email: str, phone_number: str
+) -> str:
+    """A digest of an order request, to tell a retry from a different request under one key."""
+    request = {
+        "event_id": event_id, "ticket_id": ticket_id, "quantity": quantity,
+        "email": email.strip().lower(), "phone_number": phone_number,
+    }  # fmt: skip
     canonical = json.dumps(request, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -19,10 +19,11 @@ from eventsourcing.persistence import IntegrityError
 from domain.errors import NotFoundError, TicketingError
 from domain.money import Money
 from domain.order import Order, OrderStatus
+from services.common.group_commit import DEFAULT_MAX_BATCH, BatchQueue
 from services.common.retry import ConflictRetriesExhaustedError
 from services.payments.application import Orders
 
-MAX_BATCH = 500
+MAX_BATCH = DEFAULT_MAX_BATCH
 
 # Given the order (None if it does not exist yet), change it or create it, and return it.
 Decide = Callable[[Order | None], Order]
@@ -69,31 +70,18 @@ class OrderView:
         )
 
 
-@dataclass
-class _Queued:
-    order_id: UUID
-    decide: Decide
-    answer: asyncio.Future[OrderView]
-
-
 class OrderWriter:
     """One queue for all orders; each batch is one transaction."""
 
     def __init__(self, orders: Orders, max_batch: int = MAX_BATCH, conflict_retries: int = 30):
         self.orders = orders
-        self.max_batch = max_batch
         self.conflict_retries = conflict_retries
-        self.queue: list[_Queued] = []
-        self.drain: asyncio.Task[None] | None = None
+        self.queue: BatchQueue[tuple[UUID, Decide], OrderView] = BatchQueue(self._apply, max_batch)
         self.batches_saved = 0
 
     async def submit(self, order_id: UUID, decide: Decide) -> OrderView:
         """Queue a command on one order and wait for its outcome."""
-        answer: asyncio.Future[OrderView] = asyncio.get_running_loop().create_future()
-        self.queue.append(_Queued(order_id, decide, answer))
-        if self.drain is None:
-            self.drain = asyncio.create_task(self._drain())
-        return await answer
+        return await self.queue.submit((order_id, decide))
 
     async def update(self, order_id: UUID, change: Callable[[Order], None]) -> OrderView:
         """Apply a command to an existing order."""
@@ -112,37 +100,17 @@ class OrderWriter:
 
     async def close(self) -> None:
         """Let every queued command finish."""
-        while self.drain is not None:
-            await asyncio.gather(self.drain, return_exceptions=True)
+        await self.queue.close()
 
-    async def _drain(self) -> None:
-        try:
-            while self.queue:
-                batch = self.queue[: self.max_batch]
-                del self.queue[: self.max_batch]
-                try:
-                    outcomes = await asyncio.to_thread(self._apply, batch)
-                except Exception as error:
-                    outcomes = [error] * len(batch)
-                for queued, outcome in zip(batch, outcomes, strict=True):
-                    if queued.answer.done():
-                        continue
-                    if isinstance(outcome, Exception):
-                        queued.answer.set_exception(outcome)
-                    else:
-                        queued.answer.set_result(outcome)
-        finally:
-            self.drain = None
-
-    def _apply(self, batch: list[_Queued]) -> list[OrderView | Exception]:
+    def _apply(self, batch: list[tuple[UUID, Decide]]) -> list[OrderView | Exception]:
         for _ in range(self.conflict_retries):
             touched: dict[UUID, Order] = {}
             outcomes: list[OrderView | Exception] = []
-            for queued in batch:
+            for order_id, decide in batch:
                 try:
-                    order = touched.get(queued.order_id) or self._load(queued.order_id)
-                    order = queued.decide(order)
-                    touched[queued.order_id] = order
+                    order = touched.get(order_id) or self._load(order_id)
+                    order = decide(order)
+                    touched[order_id] = order
                     outcomes.append(OrderView.of(order))
                 except TicketingError as refused:
                     outcomes.append(refused)

@@ -97,10 +97,7 @@ class OrderSaga:
         if ticket.event_id != event_id:
             raise NotFoundError(f"ticket {ticket_id} is not one of event {event_id}'s tickets")
         order_id = derive_order_id(idempotency_key, email)
-        fingerprint = request_fingerprint(
-            event_id=event_id, ticket_id=ticket_id, quantity=quantity,
-            email=email.strip().lower(), phone_number=phone_number,
-        )  # fmt: skip
+        fingerprint = request_fingerprint(event_id, ticket_id, quantity, email, phone_number)
         created = False
 
         def place(existing: Order | None) -> Order:

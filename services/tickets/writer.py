@@ -12,12 +12,12 @@ writer reloads and replays the batch, so correctness never depends on routing.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -25,10 +25,11 @@ from eventsourcing.persistence import IntegrityError
 from domain.errors import TicketingError
 from domain.money import Money
 from domain.ticket_type import TicketType
+from services.common.group_commit import DEFAULT_MAX_BATCH, BatchQueue
 from services.common.retry import ConflictRetriesExhaustedError
 from services.tickets.application import Tickets
 
-MAX_BATCH = 500
+MAX_BATCH = DEFAULT_MAX_BATCH
 MAX_CACHED_AGGREGATES = 10_000
 
 Decide = Callable[[TicketType], None]
@@ -75,12 +76,6 @@ class TicketTypeView:
         )
 
 
-@dataclass
-class _Queued:
-    decide: Decide
-    answer: asyncio.Future[TicketTypeView]
-
-
 class TicketTypeWriters:
     """One queue and one drain task per ticket type; batches applied and saved together."""
 
@@ -90,57 +85,32 @@ class TicketTypeWriters:
         self.tickets = tickets
         self.max_batch = max_batch
         self.conflict_retries = conflict_retries
-        self.queues: dict[UUID, list[_Queued]] = {}
-        self.drains: dict[UUID, asyncio.Task[None]] = {}
+        self.queues: dict[UUID, BatchQueue[Decide, TicketTypeView]] = {}
         self.aggregates: OrderedDict[UUID, TicketType] = OrderedDict()
         self.cache_lock = threading.Lock()  # batches of different ticket types run in parallel
         self.batches_saved = 0
 
     async def submit(self, ticket_type_id: UUID, decide: Decide) -> TicketTypeView:
         """Queue a command for the ticket type and wait for its outcome."""
-        answer: asyncio.Future[TicketTypeView] = asyncio.get_running_loop().create_future()
-        self.queues.setdefault(ticket_type_id, []).append(_Queued(decide, answer))
-        if ticket_type_id not in self.drains:
-            self.drains[ticket_type_id] = asyncio.create_task(self._drain(ticket_type_id))
-        return await answer
+        queue = self.queues.get(ticket_type_id)
+        if queue is None:
+            queue = BatchQueue(partial(self._apply, ticket_type_id), self.max_batch)
+            self.queues[ticket_type_id] = queue
+        return await queue.submit(decide)
 
     async def close(self) -> None:
         """Let every queued command finish."""
-        while self.drains:
-            await asyncio.gather(*self.drains.values(), return_exceptions=True)
+        for queue in list(self.queues.values()):
+            await queue.close()
 
-    async def _drain(self, ticket_type_id: UUID) -> None:
-        queue = self.queues[ticket_type_id]
-        try:
-            while queue:
-                batch = queue[: self.max_batch]
-                del queue[: self.max_batch]
-                try:
-                    outcomes = await asyncio.to_thread(self._apply, ticket_type_id, batch)
-                except Exception as error:
-                    outcomes = [error] * len(batch)
-                for queued, outcome in zip(batch, outcomes, strict=True):
-                    if queued.answer.done():
-                        continue  # the caller gave up (deadline, cancellation)
-                    if isinstance(outcome, Exception):
-                        queued.answer.set_exception(outcome)
-                    else:
-                        queued.answer.set_result(outcome)
-        finally:
-            del self.drains[ticket_type_id]
-            if not queue:
-                del self.queues[ticket_type_id]
-
-    def _apply(
-        self, ticket_type_id: UUID, batch: list[_Queued]
-    ) -> list[TicketTypeView | Exception]:
+    def _apply(self, ticket_type_id: UUID, batch: list[Decide]) -> list[TicketTypeView | Exception]:
         """Apply the batch to the cached aggregate, save once; on a conflict reload and replay."""
         for _ in range(self.conflict_retries):
             ticket_type = self._cached(ticket_type_id)
             outcomes: list[TicketTypeView | Exception] = []
-            for queued in batch:
+            for decide in batch:
                 try:
-                    queued.decide(ticket_type)
+                    decide(ticket_type)
                     outcomes.append(TicketTypeView.of(ticket_type))
                 except TicketingError as refused:
                     outcomes.append(refused)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from services.common.errors import UnauthenticatedError
-from services.common.settings import Settings
+from services.common.settings import Settings, write_once
 
 ALGORITHM = "EdDSA"
 ISSUER = "ticketing-users"
@@ -216,21 +215,13 @@ def ed25519_key_from_pem(pem: bytes, source: str) -> Ed25519PrivateKey:
 
 
 def development_signing_key(path: Path) -> Ed25519PrivateKey:
-    """Read the key at path, generating it first (exclusively, owner-only) if it is missing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(pem_of(Ed25519PrivateKey.generate()))
-    for _ in range(100):  # another process may be between creating and writing it
-        pem = path.read_bytes()
-        if pem.rstrip().endswith(b"-----END PRIVATE KEY-----"):
-            return ed25519_key_from_pem(pem, str(path))
-        time.sleep(0.01)
-    raise RuntimeError(f"the key file {path} stays incomplete")
+    """Read the key at path, generating it first if it is missing."""
+    pem = write_once(
+        path,
+        pem_of(Ed25519PrivateKey.generate()),
+        lambda data: data.rstrip().endswith(b"-----END PRIVATE KEY-----"),
+    )
+    return ed25519_key_from_pem(pem, str(path))
 
 
 def pem_of(private_key: Ed25519PrivateKey) -> bytes:
