@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from domain.errors import InvalidValueError
 from domain.order import check_email
@@ -32,10 +32,22 @@ Amount = Annotated[str, Field(pattern=AMOUNT, examples=["25.00"])]
 Currency = Annotated[str, Field(pattern=CURRENCY, examples=["USD"])]
 
 
+def no_nul(value: object) -> object:
+    """Refuse text with NUL characters: no store downstream can keep them."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 class Strict(BaseModel):
-    """Unknown fields are refused."""
+    """Unknown fields are refused, and so is text with NUL characters."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def refuse_nul(cls, value: object) -> object:
+        return no_nul(value)
 
 
 # -- auth -------------------------------------------------------------------------------------

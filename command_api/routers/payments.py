@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import grpc
 import httpx
 from fastapi import APIRouter, Request, Response
@@ -12,7 +14,8 @@ from services.common.http_problems import ProblemError, problem_response
 from services.payments.providers.base import InvalidWebhookError
 
 router = APIRouter(tags=["payments"])
-SANDBOX_TIMEOUT_SECONDS = 10.0
+# Payment references are URL-safe tokens; anything else cannot name a payment.
+SAFE_PATH = re.compile(r"/sandbox/(checkout|payments)/[A-Za-z0-9_-]{1,100}(/complete)?")
 
 
 @router.post("/payments/webhook", status_code=204)
@@ -38,6 +41,8 @@ async def payment_webhook(request: Request, services: ServiceClients) -> Respons
 
 async def forward(request: Request, path: str) -> Response:
     """Pass a customer's request to the sandbox process and its answer back."""
+    if not SAFE_PATH.fullmatch(path):
+        return problem_response(404, "no such payment")
     client: httpx.AsyncClient = request.app.state.sandbox_http
     try:
         answer = await client.request(

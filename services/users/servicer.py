@@ -23,10 +23,12 @@ ACCOUNT_ROLES = tuple(ROLE_NAMES.values())
 
 
 def require_fields(**fields: str) -> None:
-    """Refuse a request that leaves a required field empty."""
+    """Refuse a request that leaves a required field empty or puts a NUL character in one."""
     for name, value in fields.items():
         if not value:
             raise BadRequestError(f"{name} is required")
+        if "\x00" in value:
+            raise BadRequestError(f"{name} must not contain NUL characters")
 
 
 def user_message(user: User) -> users_pb2.User:
