@@ -345,6 +345,8 @@ async def test_a_paid_order_is_refunded_and_its_tickets_go_back_on_sale(system):
             ).code() == grpc.StatusCode.PERMISSION_DENIED  # fmt: skip
     refunded = await system.payments_stub.RefundOrder(refund, metadata=system.admin)
     assert refunded.status == payments_pb2.ORDER_STATUS_REFUNDED
+    again = await system.payments_stub.RefundOrder(refund, metadata=system.admin)
+    assert again.status == payments_pb2.ORDER_STATUS_REFUNDED
     assert (await system.provider.get_payment(order.payment.payment_ref)).status == "refunded"
     assert (await system.ticket(ticket)).remaining == 5
 
