@@ -19,6 +19,7 @@ PROCESSES: dict[str, list[str]] = {
     "tickets": _entry("services.tickets.server"),
     "payments": _entry("services.payments.server"),
     "sandbox": _entry("services.payments.providers.sandbox_main"),
+    "notifications": _entry("services.notifications.main"),
     "gateway": _entry("command_api.main"),
 }
 STOP_GRACE_SECONDS = 15

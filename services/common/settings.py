@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     ticketing_sandbox_webhook_url: str | None = None
     # Where the payments service reaches the sandbox's API.
     ticketing_sandbox_url: str = "http://127.0.0.1:8001"
+    # Notifications: names on the broker start with this prefix (tests use a unique one).
+    ticketing_amqp_prefix: str = ""
+    ticketing_mail_from: str = "Ticketing <receipts@ticketing.invalid>"
+    ticketing_notify_prefetch: int = Field(default=16, ge=1)
+    # SMTP attempts per message, and the first pause between them (doubling each time).
+    ticketing_notify_attempts: int = Field(default=5, ge=1)
+    ticketing_notify_backoff_seconds: float = Field(default=1.0, ge=0)
+    # A claimed notification whose holder has been silent this long may be taken over.
+    ticketing_notify_lease_seconds: float = Field(default=120.0, gt=0)
+    ticketing_relay_interval_seconds: float = Field(default=0.5, gt=0)
+    # The root of every Redis key and channel of the read models (tests use their own roots).
+    ticketing_redis_namespace: str = Field(default="ticketing", pattern=r"^[A-Za-z0-9_.-]+$")
 
     def secret(self, name: str) -> bytes:
         """A shared secret (internal, order_token, sandbox_webhook) from TICKETING_<NAME>_SECRET.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -173,6 +174,16 @@ def test_a_customer_buys_pays_in_the_sandbox_and_gets_a_receipt(system):
         assert (body["quantity"], body["total_amount"], body["payment_ref"]) == (2, "51.00", ref)
         assert body["event"]["title"] == "Sauti Sol live"
         assert body["ticket"]["category"] == "VIP"
+    # Without SMTP_URL the receipt e-mail is written to the data folder's mail/.
+    mail = Path(system.env["TICKETING_DATA_DIR"]) / "mail"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        receipts = [p for p in mail.glob("*.eml") if order["id"] in p.read_text(errors="replace")]
+        if receipts:
+            break
+        time.sleep(0.2)
+    assert len(receipts) == 1, f"no receipt e-mail for {order['id']} in {mail}"
+    assert "fan@example.com" in receipts[0].read_text(errors="replace")
 
 
 def test_a_declined_payment_fails_the_order(system):

@@ -33,6 +33,7 @@ def system_env(tmp_path, database_url: str | None = None) -> dict[str, str]:
         "TICKETING_USERS_ADDR": f"127.0.0.1:{a_free_port()}",
         "TICKETING_TICKETS_ADDR": f"127.0.0.1:{a_free_port()}",
         "TICKETING_PAYMENTS_ADDR": f"127.0.0.1:{a_free_port()}",
+        "TICKETING_NOTIFICATIONS_ADDR": f"127.0.0.1:{a_free_port()}",
         "TICKETING_SANDBOX_PORT": str(sandbox_port),
         "TICKETING_SANDBOX_URL": f"http://127.0.0.1:{sandbox_port}",
     }

@@ -1,0 +1,1 @@
+"""Notifications: the outbox relay to the broker and the receipt e-mails."""
