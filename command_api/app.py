@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 
 from command_api.auth import TokenKeys
 from command_api.clients import Services
-from command_api.routers import admin_events, auth, orders, payments
+from command_api.routers import admin_events, auth, notifications, orders, payments
+from protos.ticketing.v1.notifications_pb2_grpc import NotificationsServiceStub
 from services.common.http_problems import install_problem_handlers
 from services.common.readiness import dependency_problems
 from services.common.settings import Settings
@@ -26,6 +27,7 @@ def create_app(settings: Settings) -> FastAPI:
         services = Services.connect(settings)
         app.state.services = services
         app.state.token_keys = TokenKeys.from_users_service(services.channels[0])
+        app.state.notifications = NotificationsServiceStub(services.channels[3])
         app.state.provider = SandboxProvider(
             settings.ticketing_sandbox_url, settings.secret("sandbox_webhook")
         )
@@ -41,8 +43,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Ticketing", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
-    for router in (auth.router, admin_events.router, orders.router, payments.router):
-        app.include_router(router)
+    routers = (auth, admin_events, orders, payments, notifications)
+    for module in routers:
+        app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

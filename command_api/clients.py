@@ -39,6 +39,7 @@ class Services:
                 settings.ticketing_users_addr,
                 settings.ticketing_tickets_addr,
                 settings.ticketing_payments_addr,
+                settings.ticketing_notifications_addr,
             )
         ]
         return cls(

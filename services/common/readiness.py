@@ -43,6 +43,7 @@ async def dependency_problems(settings: Settings) -> dict[str, str]:
         "users": grpc_health_problem(settings.ticketing_users_addr),
         "tickets": grpc_health_problem(settings.ticketing_tickets_addr),
         "payments": grpc_health_problem(settings.ticketing_payments_addr),
+        "notifications": grpc_health_problem(settings.ticketing_notifications_addr),
         "sandbox": http_health_problem(f"{settings.ticketing_sandbox_url}/healthz"),
     }
     answers = await asyncio.gather(*checks.values())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -184,6 +184,13 @@ def test_a_customer_buys_pays_in_the_sandbox_and_gets_a_receipt(system):
         time.sleep(0.2)
     assert len(receipts) == 1, f"no receipt e-mail for {order['id']} in {mail}"
     assert "fan@example.com" in receipts[0].read_text(errors="replace")
+    root = system.login(SUPERADMIN_EMAIL, SUPERADMIN_PASSWORD)
+    with system.client(headers=root) as http:
+        sent = http.get(f"/admin/orders/{order['id']}/notifications")
+        assert sent.status_code == 200, sent.text
+        assert [(n["channel"], n["status"]) for n in sent.json()["items"]] == [("email", "sent")]
+        again = http.post(f"/admin/orders/{order['id']}/notifications/email/resend")
+        assert_problem(again, 409)  # only a receipt that failed for good is sent again
 
 
 def test_a_declined_payment_fails_the_order(system):

@@ -106,7 +106,13 @@ def test_readyz_names_every_service_that_does_not_answer(tmp_path):
                 time.sleep(0.2)
         assert response is not None
         assert response.status_code == 503
-        assert set(response.json()["failing"]) == {"users", "tickets", "payments", "sandbox"}
+        assert set(response.json()["failing"]) == {
+            "users",
+            "tickets",
+            "payments",
+            "notifications",
+            "sandbox",
+        }
     finally:
         gateway.terminate()
         gateway.wait(timeout=30)
