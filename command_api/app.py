@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +13,11 @@ from fastapi.responses import JSONResponse
 from command_api.auth import TokenKeys
 from command_api.clients import Services
 from command_api.routers import admin_events, auth, notifications, orders, payments
+from projections.connection import connect_redis
+from projections.runner import run_projections
 from protos.ticketing.v1.notifications_pb2_grpc import NotificationsServiceStub
+from query_api.admin import admin_read_router
+from query_api.public import public_router
 from services.common.http_problems import install_problem_handlers
 from services.common.readiness import dependency_problems
 from services.common.settings import Settings
@@ -21,9 +26,18 @@ from services.payments.providers.sandbox import SandboxProvider
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the gateway for the given settings; it connects when it starts, not before."""
+    redis = connect_redis(settings)  # lazy: no connection until the first command
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Without REDIS_URL the read models live in this process's memory, so the projections
+        # must run here, beside the routes that read them.
+        stop_projections = asyncio.Event()
+        projections = (
+            None
+            if settings.redis_url
+            else asyncio.create_task(run_projections(settings, redis, stop_projections))
+        )
         services = Services.connect(settings)
         app.state.services = services
         app.state.token_keys = TokenKeys.from_users_service(services.channels[0])
@@ -37,15 +51,22 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            stop_projections.set()
+            if projections is not None:
+                await asyncio.gather(projections, return_exceptions=True)
             await app.state.sandbox_http.aclose()
             await app.state.provider.aclose()
             await services.close()
+            await redis.aclose()
 
     app = FastAPI(title="Ticketing", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
     routers = (auth, admin_events, orders, payments, notifications)
     for module in routers:
         app.include_router(module.router)
+    namespace = settings.ticketing_redis_namespace
+    app.include_router(public_router(redis, namespace=namespace))
+    app.include_router(admin_read_router(redis, namespace=namespace))
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -55,7 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
         """Every dependency answers; otherwise 503 naming the ones that do not."""
-        problems = await dependency_problems(settings)
+        problems = await dependency_problems(settings, redis)
         if problems:
             return JSONResponse({"status": "unavailable", "failing": problems}, status_code=503)
         return JSONResponse({"status": "ready"})

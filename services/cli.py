@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from services.supervisor import PROCESSES, supervise
+from projections.cli import add_projections_command
+from services.common.settings import Settings
+from services.supervisor import PROCESSES, processes, supervise
 from services.users.cli import add_create_superadmin_command
 
 
@@ -17,9 +19,10 @@ def main(argv: list[str] | None = None) -> int:
         "run", help=f"start every process ({', '.join(PROCESSES)}) and stop them on SIGTERM"
     )
     add_create_superadmin_command(commands)
+    add_projections_command(commands)
     args = parser.parse_args(argv)
     if args.command == "run":
-        return supervise(PROCESSES)
+        return supervise(processes(Settings()))
     if hasattr(args, "handler"):
         return int(args.handler(args))
     parser.error(f"unknown command {args.command}")

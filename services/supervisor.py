@@ -8,10 +8,20 @@ import sys
 import time
 from types import FrameType
 
+from services.common.settings import Settings
+
 
 # Each process is a console entry point of this project, run with the same interpreter.
 def _entry(module: str) -> list[str]:
     return [sys.executable, "-c", f"from {module} import main; main()"]
+
+
+def processes(settings: Settings) -> dict[str, list[str]]:
+    """The processes to run: projections on their own only when Redis is a server."""
+    chosen = dict(PROCESSES)
+    if settings.redis_url:
+        chosen["projections"] = _entry("projections.runner")
+    return chosen
 
 
 PROCESSES: dict[str, list[str]] = {

@@ -7,6 +7,8 @@ import asyncio
 import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from services.common.settings import Settings
 
@@ -37,9 +39,19 @@ async def http_health_problem(url: str) -> str | None:
     return None if response.status_code == 200 else f"HTTP {response.status_code}"
 
 
-async def dependency_problems(settings: Settings) -> dict[str, str]:
+async def redis_problem(redis: Redis) -> str | None:
+    """Why Redis does not answer, or None if it does."""
+    try:
+        await asyncio.wait_for(redis.ping(), CHECK_TIMEOUT_SECONDS)
+    except (RedisError, OSError, TimeoutError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+async def dependency_problems(settings: Settings, redis: Redis) -> dict[str, str]:
     """Name each dependency that does not answer, with why."""
     checks = {
+        "redis": redis_problem(redis),
         "users": grpc_health_problem(settings.ticketing_users_addr),
         "tickets": grpc_health_problem(settings.ticketing_tickets_addr),
         "payments": grpc_health_problem(settings.ticketing_payments_addr),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+import redis
 
 from tests.e2e.test_run_contract import system_env, wait_for_readyz
 
@@ -55,3 +56,15 @@ def system(tmp_path_factory, request) -> Iterator[RunningSystem]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        forget_read_models(env)
+
+
+def forget_read_models(env: dict[str, str]) -> None:
+    """Delete the read models this system kept in the shared Redis."""
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    try:
+        keys = list(client.scan_iter(match=f"{env['TICKETING_REDIS_NAMESPACE']}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 
 import httpx
 import pytest
@@ -38,7 +39,10 @@ def system_env(tmp_path, database_url: str | None = None) -> dict[str, str]:
         "TICKETING_SANDBOX_URL": f"http://127.0.0.1:{sandbox_port}",
     }
     if database_url:
+        # The servers' mode: PostgreSQL and Redis (read models under a root of their own).
         env["DATABASE_URL"] = database_url
+        env["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+        env["TICKETING_REDIS_NAMESPACE"] = f"e2e-{uuid.uuid4().hex[:12]}"
     return env
 
 

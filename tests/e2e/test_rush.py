@@ -8,6 +8,7 @@ import uuid
 import httpx
 
 from tests.e2e.test_http_journeys import an_admin, an_event_on_sale, order_body
+from tests.e2e.test_read_models import within_a_second
 
 BUYERS = 300
 STOCK = 40
@@ -32,3 +33,10 @@ async def test_three_hundred_buyers_for_forty_tickets_get_exactly_forty_orders(s
         assert set(statuses) == {201, 409}
         assert {a.json()["code"] for a in answers if a.status_code == 409} == {"sold_out"}
         assert len({a.json()["id"] for a in answers if a.status_code == 201}) == STOCK
+
+    with system.client() as sync_http:
+        sold_out = within_a_second(
+            lambda: sync_http.get(f"/events/{event['id']}/tickets"),
+            lambda a: a.status_code == 200 and a.json()["items"][0]["remaining"] == 0,
+        )
+        assert sold_out.json()["items"][0]["on_sale"] is False

@@ -1,0 +1,50 @@
+"""Aggregates as of each event, advanced in memory and reloaded when the versions don't line up."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+DEFAULT_CACHE_SIZE = 10_000
+
+
+class AggregateCache:
+    """The latest aggregates a projector has seen, least recently used evicted first.
+
+    `advance(event)` gives the aggregate just after the event: the cached one mutated when it is
+    at the version before, otherwise the one loaded at that version from the repository (after
+    a restart, a replay from an older position, or an eviction).
+    """
+
+    def __init__(self, app: Application[UUID], maxsize: int = DEFAULT_CACHE_SIZE) -> None:
+        self.app = app
+        self.maxsize = maxsize
+        self.aggregates: OrderedDict[UUID, Any] = OrderedDict()
+
+    def state_before(self, event: Any) -> Any | None:
+        """The aggregate as it was just before event (None before its first event)."""
+        version = event.originator_version - 1
+        if version < 1:
+            return None
+        cached = self.aggregates.get(event.originator_id)
+        if cached is not None and cached.version == version:
+            self.aggregates.move_to_end(event.originator_id)
+            return cached
+        aggregate = self.app.repository.get(event.originator_id, version=version)
+        self._keep(event.originator_id, aggregate)
+        return aggregate
+
+    def advance(self, event: Any) -> Any:
+        """The aggregate just after event."""
+        aggregate = event.mutate(self.state_before(event))
+        self._keep(event.originator_id, aggregate)
+        return aggregate
+
+    def _keep(self, aggregate_id: UUID, aggregate: Any) -> None:
+        self.aggregates[aggregate_id] = aggregate
+        self.aggregates.move_to_end(aggregate_id)
+        while len(self.aggregates) > self.maxsize:
+            self.aggregates.popitem(last=False)

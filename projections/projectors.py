@@ -1,0 +1,155 @@
+"""The two projectors: the tickets log (catalogue, inventory) and the payments log (orders).
+
+Each turns a batch of notifications into Changes (blocking: it decodes events and may load
+aggregates, so the runner calls `digest` in a thread), then commits them in one transaction
+with its position. Only notifications above the stored position are applied.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+from redis.asyncio import Redis
+
+from domain.concert import Concert
+from domain.order import Order, OrderStatus
+from domain.ticket_type import TicketType
+from projections.aggregates import DEFAULT_CACHE_SIZE, AggregateCache
+from projections.insights import OrderChange
+from projections.keys import PAYMENTS_LOG, TICKETS_LOG, Generation, Keyspace
+from projections.refresh import Changes, refresh
+from projections.state import ORDER_BUCKETS, State, concert_state, ticket_state
+from projections.store import commit
+from services.common.application import utc_now
+
+
+@dataclass
+class Batch:
+    """What a run of notifications up to `end` changed, each change with its notification id."""
+
+    end: int
+    concerts: dict[str, tuple[int, State]] = field(default_factory=dict)
+    tickets: dict[str, tuple[int, State]] = field(default_factory=dict)
+    orders: list[OrderChange] = field(default_factory=list)
+
+    def after(self, position: int) -> Changes:
+        """The changes of notifications past position."""
+        return Changes(
+            concerts={k: state for k, (n, state) in self.concerts.items() if n > position},
+            tickets={k: state for k, (n, state) in self.tickets.items() if n > position},
+            orders=[change for change in self.orders if change.notification_id > position],
+        )
+
+
+class Projector(ABC):
+    """Follows one application's log into the read models of a generation."""
+
+    log: str
+
+    def __init__(
+        self,
+        app: Application[UUID],
+        redis: Redis,
+        keyspace: Keyspace,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        publish: bool = True,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        self.app = app
+        self.redis = redis
+        self.keyspace = keyspace
+        self.clock = clock
+        self.channel = keyspace.insights_channel if publish else None
+        self.cache = AggregateCache(app, cache_size)
+
+    def digest(self, notifications: Sequence[Notification]) -> Batch:
+        """Decode and fold a non-empty run of notifications (blocking)."""
+        batch = Batch(end=notifications[-1].id)
+        for notification in notifications:
+            self.fold(batch, notification.id, self.app.mapper.to_domain_event(notification))
+        return batch
+
+    @abstractmethod
+    def fold(self, batch: Batch, notification_id: int, event: Any) -> None:
+        """Record what one event changes."""
+
+    async def apply(
+        self, generation: Generation, batch: Batch, *, require_current: bool = True
+    ) -> bool:
+        """Commit the batch past the stored position; False if it was all applied already."""
+
+        async def build(pipe: Any, position: int) -> Any:
+            return await refresh(
+                pipe, generation, (), batch.after(position), self.clock(), self.channel
+            )
+
+        return await commit(
+            self.redis,
+            self.keyspace,
+            generation,
+            build,
+            log=self.log,
+            batch_end=batch.end,
+            require_current=require_current,
+        )
+
+
+class CatalogueProjector(Projector):
+    """Concerts and ticket types: browsing documents, listings, inventory in insights."""
+
+    log = TICKETS_LOG
+
+    def fold(self, batch: Batch, notification_id: int, event: Any) -> None:
+        aggregate = self.cache.advance(event)
+        if isinstance(aggregate, Concert):
+            batch.concerts[str(aggregate.id)] = (notification_id, concert_state(aggregate))
+        elif isinstance(aggregate, TicketType):
+            batch.tickets[str(aggregate.id)] = (notification_id, ticket_state(aggregate))
+
+
+class SalesProjector(Projector):
+    """Orders: counts per status, revenue and sales per minute in insights."""
+
+    log = PAYMENTS_LOG
+
+    def fold(self, batch: Batch, notification_id: int, event: Any) -> None:
+        before = self.cache.state_before(event)
+        was = before.status if before is not None else None
+        order = self.cache.advance(event)
+        change = order_change(notification_id, was, order)
+        if change is not None:
+            batch.orders.append(change)
+
+
+def order_change(notification_id: int, was: OrderStatus | None, order: Order) -> OrderChange | None:
+    """What moving from status `was` to the order's status does to the insights, if anything."""
+    left = ORDER_BUCKETS.get(was) if was is not None else None
+    entered = ORDER_BUCKETS.get(order.status)
+    if left == entered:
+        left = entered = None
+    paid_now, paid_before = order.status is OrderStatus.PAID, was is OrderStatus.PAID
+    sign = 1 if paid_now and not paid_before else -1 if paid_before and not paid_now else 0
+    if left is None and entered is None and sign == 0:
+        return None
+    minute = None
+    if sign and order.paid_at is not None:
+        minute = order.paid_at.astimezone(UTC).replace(second=0, microsecond=0).isoformat()
+    return OrderChange(
+        notification_id=notification_id,
+        event_id=str(order.event_id),
+        ticket_id=str(order.ticket_id),
+        currency=order.total_amount.currency,
+        left=left,
+        entered=entered,
+        quantity=sign * order.quantity,
+        revenue=sign * order.total_amount.minor,
+        minute=minute,
+    )
