@@ -298,3 +298,48 @@ def test_a_forged_webhook_is_refused(system):
         forged = http.post("/payments/webhook", content=b'{"payment_ref": "x"}',
                            headers={"X-Sandbox-Signature": "t=1,v1=00"})  # fmt: skip
         assert_problem(forged, 400)
+
+
+def test_the_other_refusals_of_the_contract(system):
+    root = system.login(SUPERADMIN_EMAIL, SUPERADMIN_PASSWORD)
+    email = f"taken-{uuid.uuid4().hex[:8]}@example.com"
+    with system.client() as http:
+        invite = http.post("/auth/invites", json={"email": email, "role": "auditor"}, headers=root)
+        code = invite.json()["invite_code"]
+        body = {"email": email, "password": PASSWORD, "invite_code": code}
+        assert http.post("/auth/register", json=body).status_code == 201
+        assert_problem(http.post("/auth/register", json=body), 400)  # the invite is used
+        taken = http.post("/auth/invites", json={"email": email, "role": "admin"}, headers=root)
+        assert_problem(taken, 409)
+        auditor = system.login(email, PASSWORD)
+        assert_problem(http.post("/admin/events", json={}, headers=auditor), 403)
+        assert_problem(http.get("/admin/users", headers=auditor), 403)
+        users = http.get("/admin/users", headers=root, params={"limit": 100})
+        assert users.status_code == 200
+        assert email in {user["email"] for user in users.json()["items"]}
+        assert_problem(http.get("/events", params={"limit": 0}), 422)
+        assert_problem(http.get("/events", params={"status": "inactive"}), 403)
+        assert_problem(http.get(f"/events/{uuid.uuid4()}"), 404)
+        assert_problem(http.get("/orders/not-a-uuid", params={"token": "x"}), 422)
+
+    admin = an_admin(system)
+    event, ticket = an_event_on_sale(system, admin, stock=3)
+    with system.client() as http:
+        placed = http.post("/orders", json=order_body(event, ticket, 2),
+                           headers={"Idempotency-Key": f"key-{uuid.uuid4()}"})  # fmt: skip
+        assert placed.status_code == 201
+    with system.client(headers=admin) as http:
+        below = http.patch(f"/admin/tickets/{ticket['id']}", json={"total_stock": 1})
+        assert_problem(below, 409)
+        bad_window = http.patch(
+            f"/admin/tickets/{ticket['id']}",
+            json={
+                "sales_start": "2027-01-02T00:00:00+00:00",
+                "sales_end": "2027-01-01T00:00:00+00:00",
+            },
+        )
+        assert_problem(bad_window, 422)
+        unknown_field = http.patch(f"/admin/events/{event['id']}", json={"status": "active"})
+        assert_problem(unknown_field, 422)
+        bad_status = http.post(f"/admin/events/{event['id']}/status", json={"status": "deleted"})
+        assert_problem(bad_status, 422)
