@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
@@ -27,6 +28,33 @@ DEFAULT_SNAPSHOT_INTERVAL = 1000
 def utc_now() -> datetime:
     """The current time, with its offset."""
     return datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def schema_lock(env: Mapping[str, str]) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock while the application creates its tables.
+
+    Several processes (tickets, projections, notifications) open the same event store when a
+    system starts; concurrent CREATE TABLE IF NOT EXISTS can fail in PostgreSQL, so they take
+    turns. Other stores need no lock.
+    """
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        yield
+        return
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env.get("POSTGRES_PORT", "5432"),
+        user=env["POSTGRES_USER"],
+        password=env.get("POSTGRES_PASSWORD", ""),
+        autocommit=True,
+        connect_timeout=10,
+    ) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('ticketing-event-store-tables'))")
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('ticketing-event-store-tables'))")
 
 
 class TicketingApplication(Application[UUID]):
@@ -51,7 +79,8 @@ class TicketingApplication(Application[UUID]):
         conflict_retries: int = DEFAULT_CONFLICT_RETRIES,
         snapshot_interval: int = DEFAULT_SNAPSHOT_INTERVAL,
     ) -> None:
-        super().__init__(env)
+        with schema_lock(env or {}):
+            super().__init__(env)
         self.clock = clock
         self.conflict_retries = conflict_retries
         self.snapshot_interval = snapshot_interval

@@ -57,6 +57,10 @@ class Database:
     def apply_migrations(self, component: str, migrations: Sequence[dict[str, str]]) -> None:
         """Apply, in order and once each, migrations given as {dialect: sql}."""
         with self.transaction() as cursor:
+            if self.dialect == "postgres":
+                # Services starting together on a fresh database would race on CREATE TABLE
+                # IF NOT EXISTS, which PostgreSQL does not make safe under concurrency.
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('schema_migrations'))")
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(component TEXT NOT NULL, version INTEGER NOT NULL, "

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from domain.concert import ConcertStatus
 from domain.errors import SoldOutError
 from domain.money import Money
+from services.common.settings import postgres_env
 from services.tickets.application import Tickets
 
 WRITERS = 200
@@ -84,3 +85,25 @@ def test_two_hundred_writers_racing_for_fifty_tickets_hold_exactly_fifty(pg_env)
         assert past.sold + past.held <= past.total_stock, f"oversold at version {version}"
     reader.close()
     setup.close()
+
+
+def test_services_starting_together_on_a_fresh_database_all_create_their_tables(
+    fresh_database_url,
+):
+    env = postgres_env(fresh_database_url)
+    start = threading.Barrier(6)
+    failures: list[BaseException] = []
+
+    def open_store() -> None:
+        start.wait()
+        try:
+            Tickets(env=env).close()
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=open_store) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
