@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -213,8 +212,3 @@ class ReceiptPublic(BaseModel):
     payment_ref: str
     paid_at: datetime
     email: str
-
-
-def is_two_place_amount(text: str) -> bool:
-    """Whether text is a decimal string with exactly two places."""
-    return re.fullmatch(AMOUNT, text) is not None

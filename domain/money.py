@@ -38,11 +38,6 @@ class Money:
         major, cents = match.groups()
         return cls(int(major) * MINOR_UNITS_PER_MAJOR + int(cents), currency)
 
-    @classmethod
-    def zero(cls, currency: str) -> Money:
-        """No money, in the given currency."""
-        return cls(0, currency)
-
     def __str__(self) -> str:
         major, cents = divmod(self.minor, MINOR_UNITS_PER_MAJOR)
         return f"{major}.{cents:02d}"

@@ -16,7 +16,6 @@ from redis.asyncio import Redis
 
 TICKETS_LOG = "tickets"
 PAYMENTS_LOG = "payments"
-STATUSES = ("active", "inactive", "cancelled")
 PUBLIC_STATUSES = frozenset({"active", "cancelled"})
 ALL_SCOPE = "all"
 # Sorts after every character of a UUID: `[<time>|~` ends a range inclusive of that time.

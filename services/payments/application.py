@@ -26,6 +26,39 @@ def request_fingerprint(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+class OrderPlacement:
+    """The order an Idempotency-Key and email name: found again (same request only) or created.
+
+    Called with the order as stored (None if there is none); `created` tells what the last
+    call did, so a retried save reports the outcome that was actually recorded.
+    """
+
+    def __init__(
+        self,
+        idempotency_key: str,
+        event_id: UUID,
+        ticket_id: UUID,
+        quantity: int,
+        email: str,
+        phone_number: str,
+        unit_price: Money,
+    ) -> None:
+        self.order_id = order_id_for(idempotency_key, email)
+        self.fingerprint = request_fingerprint(event_id, ticket_id, quantity, email, phone_number)
+        self.details = {
+            "event_id": event_id, "ticket_id": ticket_id, "quantity": quantity,
+            "email": email, "phone_number": phone_number, "unit_price": unit_price,
+        }  # fmt: skip
+        self.created = False
+
+    def __call__(self, existing: Order | None) -> Order:
+        self.created = existing is None
+        if existing is not None:
+            existing.check_same_request(self.fingerprint)
+            return existing
+        return Order(id=self.order_id, request_fingerprint=self.fingerprint, **self.details)
+
+
 class Orders(TicketingApplication):
     """Customer orders, identified by their Idempotency-Key and email."""
 
@@ -40,34 +73,20 @@ class Orders(TicketingApplication):
         unit_price: Money,
     ) -> tuple[Order, bool]:
         """Record an order, or return the one this key already placed; says if it is new."""
-        order_id = order_id_for(idempotency_key, email)
-        fingerprint = request_fingerprint(
-            event_id=event_id,
-            ticket_id=ticket_id,
-            quantity=quantity,
-            email=email.strip().lower(),
-            phone_number=phone_number,
+        placement = OrderPlacement(
+            idempotency_key, event_id, ticket_id, quantity, email, phone_number, unit_price
         )
 
         def command() -> tuple[Order, bool]:
             try:
-                existing = self.get_order(order_id)
+                existing: Order | None = self.get_order(placement.order_id)
             except NotFoundError:
-                order = Order(
-                    id=order_id,
-                    event_id=event_id,
-                    ticket_id=ticket_id,
-                    quantity=quantity,
-                    email=email,
-                    phone_number=phone_number,
-                    unit_price=unit_price,
-                    request_fingerprint=fingerprint,
-                )
+                existing = None
+            order = placement(existing)
+            if placement.created:
                 # A concurrent retry with the same key loses here, reloads, and returns ours.
                 self.save(order)
-                return order, True
-            existing.check_same_request(fingerprint)
-            return existing, False
+            return order, placement.created
 
         return self.run_command(command)
 

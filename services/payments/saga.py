@@ -23,10 +23,9 @@ from domain.errors import (
     SoldOutError,
     TicketingError,
 )
-from domain.order import Order, OrderStatus, check_email, check_phone_number, check_quantity
-from domain.order import order_id_for as derive_order_id
+from domain.order import OrderStatus, check_email, check_phone_number, check_quantity
 from services.common.errors import ServiceError
-from services.payments.application import request_fingerprint
+from services.payments.application import OrderPlacement
 from services.payments.order_writer import OrderView, OrderWriter
 from services.payments.providers.base import (
     PaymentNotFoundError,
@@ -96,24 +95,11 @@ class OrderSaga:
         ticket = await self.tickets.ticket_type(ticket_id)
         if ticket.event_id != event_id:
             raise NotFoundError(f"ticket {ticket_id} is not one of event {event_id}'s tickets")
-        order_id = derive_order_id(idempotency_key, email)
-        fingerprint = request_fingerprint(event_id, ticket_id, quantity, email, phone_number)
-        created = False
-
-        def place(existing: Order | None) -> Order:
-            nonlocal created
-            if existing is not None:
-                existing.check_same_request(fingerprint)
-                return existing
-            created = True
-            return Order(
-                id=order_id, event_id=event_id, ticket_id=ticket_id, quantity=quantity,
-                email=email, phone_number=phone_number, unit_price=ticket.price,
-                request_fingerprint=fingerprint,
-            )  # fmt: skip
-
-        view = await self.writer.submit(order_id, place)
-        return await self.advance(view), created
+        placement = OrderPlacement(
+            idempotency_key, event_id, ticket_id, quantity, email, phone_number, ticket.price
+        )
+        view = await self.writer.submit(placement.order_id, placement)
+        return await self.advance(view), placement.created
 
     async def advance(self, view: OrderView) -> OrderView:
         """Take a placed order as far as it can go: held, then with a payment to complete."""
