@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from command_api.auth import TokenKeys
 from command_api.clients import Services
-from command_api.routers import admin_events, auth, notifications, orders, payments
+from command_api.routers import admin_events, audit, auth, notifications, orders, payments
 from projections.connection import connect_redis
 from projections.runner import run_projections
 from protos.ticketing.v1.notifications_pb2_grpc import NotificationsServiceStub
@@ -40,6 +40,8 @@ def create_app(settings: Settings) -> FastAPI:
         )
         services = Services.connect(settings)
         app.state.services = services
+        app.state.settings, app.state.redis, app.state.audit = settings, redis, None
+        app.state.audit_opening = asyncio.Lock()
         app.state.token_keys = TokenKeys.from_users_service(services.channels[0])
         app.state.notifications = NotificationsServiceStub(services.channels[3])
         app.state.provider = SandboxProvider(
@@ -57,11 +59,13 @@ def create_app(settings: Settings) -> FastAPI:
             await app.state.sandbox_http.aclose()
             await app.state.provider.aclose()
             await services.close()
+            if app.state.audit is not None:
+                await asyncio.to_thread(app.state.audit.close)
             await redis.aclose()
 
     app = FastAPI(title="Ticketing", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
-    routers = (auth, admin_events, orders, payments, notifications)
+    routers = (auth, admin_events, orders, payments, notifications, audit)
     for module in routers:
         app.include_router(module.router)
     namespace = settings.ticketing_redis_namespace

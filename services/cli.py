@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from projections.cli import add_projections_command
+from services.audit.cli import add_audit_command
 from services.common.settings import Settings
 from services.supervisor import PROCESSES, processes, supervise
 from services.users.cli import add_create_superadmin_command
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_create_superadmin_command(commands)
     add_projections_command(commands)
+    add_audit_command(commands)
     args = parser.parse_args(argv)
     if args.command == "run":
         return supervise(processes(Settings()))
