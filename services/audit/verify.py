@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -379,6 +379,16 @@ class Replay:
                 by_currency = revenue.setdefault(order.event_id, {})
                 by_currency[order.currency] = by_currency.get(order.currency, 0) + order.total_minor
         return revenue
+
+
+def fold_ticket_events(events: Iterable[Any], now: datetime) -> Replay:
+    """The auditor's ledgers and findings over given tickets events (no store involved)."""
+    replay = Replay(None, now=now)  # type: ignore[arg-type]
+    for event in events:
+        replay.report.checked_events += 1
+        replay.check_version(str(event.originator_id), event.originator_version)
+        replay.fold_ticket(event)
+    return replay
 
 
 def replay_and_check(
