@@ -14,9 +14,8 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import SUPERADMIN_EMAIL, SUPERADMIN_PASSWORD
+from tests.e2e.test_http_journeys import PASSWORD, an_admin, an_event_on_sale, order_body
 from tests.web.conftest import PHONE
-
-PASSWORD = "a long enough password"
 
 UNLABELLED_CONTROLS = """() => [...document.querySelectorAll(
     'input:not([type=hidden]), select, textarea')]
@@ -214,3 +213,99 @@ def test_the_pages_are_served_beside_the_api_and_stay_out_of_its_description(sys
         assert not [p for p in paths if p.startswith("/static")]
         assert "/admin/events" in paths
         assert "/orders/{order_id}" in paths
+
+
+def test_a_customer_can_find_and_buy_with_the_keyboard_alone(system, watched):
+    event, _ = an_event_on_sale(system, an_admin(system), stock=5, price="12.00")
+    page = watched.page(system.base_url, viewport=PHONE)
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Upcoming events")).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Search")).to_be_focused()
+    page.keyboard.type(event["title"])
+    result = page.get_by_role("link", name=event["title"])
+    for _ in range(30):  # the storefront's read model follows the activation within a second
+        page.get_by_label("Search").focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("status")).not_to_be_empty()
+        if result.count():
+            break
+        page.wait_for_timeout(500)
+    result.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=event["title"], level=1)).to_be_focused()
+    # The only category on sale is chosen already; Tab walks the form in reading order.
+    page.get_by_label(re.compile(r"^VIP")).focus()
+    expect(page.get_by_label(re.compile(r"^VIP"))).to_be_checked()
+    for label, text in (("Quantity", "3"), ("E-mail", "kip@example.com"),
+                        ("Phone number", "+254700000001")):  # fmt: skip
+        page.keyboard.press("Tab")
+        expect(page.get_by_label(label)).to_be_focused()
+        page.keyboard.press("ControlOrMeta+a")
+        page.keyboard.type(text)
+    expect(page.locator(".total")).to_have_text("Total: 36.00 KES")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Buy and pay")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Checkout")).to_be_visible()
+    watched.screenshot(page, "keyboard-checkout")
+
+
+def test_an_auditor_gets_the_audit_page_and_no_event_management(system, watched):
+    admin = an_admin(system)
+    event, _ = an_event_on_sale(system, admin)
+    root = system.login(SUPERADMIN_EMAIL, SUPERADMIN_PASSWORD)
+    email = f"auditor-{uuid.uuid4().hex[:8]}@example.com"
+    with system.client() as http:
+        code = http.post(
+            "/auth/invites", json={"email": email, "role": "auditor"}, headers=root
+        ).json()["invite_code"]
+    with system.client(headers=root) as http:
+        for _ in range(50):  # the insights read model follows within a second
+            events = http.get("/admin/insights").json()["events"]
+            if any(e["event_id"] == event["id"] for e in events):
+                break
+            time.sleep(0.1)
+    page = watched.page(system.base_url, viewport=PHONE)
+    # The link a superadmin hands over fills in the form.
+    page.goto(f"/admin#/register?email={email}&code={code}")
+    expect(page.get_by_label("Invite code")).to_have_value(code)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Audit", level=1)).to_be_visible()
+    nav = page.get_by_role("navigation", name="Dashboard")
+    expect(nav.get_by_role("link")).to_have_text(["Audit"])
+    history = page.locator(f'a[href="#/audit?stream={event["id"]}"]')
+    expect(history).to_have_text(event["title"])
+    expect(page.get_by_role("button", name="Verify every stream")).to_be_visible()
+    assert_every_control_is_labelled(page)
+    assert_fits(page, PHONE["width"])
+    watched.screenshot(page, "auditor")
+    page.goto("/admin#/events")
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+def test_the_dashboard_lists_an_admins_events_with_totals_on_a_phone(system, watched):
+    email = f"phone-admin-{uuid.uuid4().hex[:8]}@example.com"
+    admin = an_admin(system, email)
+    event, ticket = an_event_on_sale(system, admin, price="30.00")
+    with system.client() as http:
+        placed = http.post("/orders", json=order_body(event, ticket, 1),
+                           headers={"Idempotency-Key": f"key-{uuid.uuid4()}"})  # fmt: skip
+        assert placed.status_code == 201, placed.text
+    page = watched.page(system.base_url, viewport=PHONE)
+    sign_in(page, email, PASSWORD)
+    expect(page.get_by_role("heading", name="Events", level=1)).to_be_visible()
+    row = page.get_by_role("row", name=re.compile(re.escape(event["title"])))
+    expect(row).to_contain_text("Active")
+    expect(page.locator("[data-stat=pending]")).to_have_text("1")
+    assert_fits(page, PHONE["width"])
+    watched.screenshot(page, "dashboard-phone")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.goto("/admin#/events")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
