@@ -21,12 +21,12 @@ export async function showAudit(view) {
     verify.disabled = true;
     fill(verifyResult, h("p", {}, "Replaying every stream…"));
     try {
-      const report = await api("/audit/verify", { method: "POST", token: view.token, body: {} });
+      const report = await api("/audit/verify", { method: "POST", token: view.token });
       fill(verifyResult,
         h("p", { class: report.ok ? "notice" : "error", dataset: { verified: report.ok ? "ok" : "violations" } },
           report.ok ? `Everything checks out: ${report.checked_events} events replayed, no violations.`
             : `${report.violations.length} violation${report.violations.length === 1 ? "" : "s"} in ${report.checked_events} events replayed.`),
-        report.violations.length ? h("ul", {}, report.violations.map((v) => h("li", {}, typeof v === "string" ? v : JSON.stringify(v)))) : null);
+        report.violations.length ? h("ul", { class: "violations" }, report.violations.map(violation)) : null);
     } catch (error) {
       if (error.status === 401) return view.expired();
       fill(verifyResult, h("p", { role: "alert" }, error.message));
@@ -88,6 +88,15 @@ export async function showAudit(view) {
   } catch (error) {
     if (error.name !== "AbortError") fill(known, h("p", { role: "alert" }, error.message));
   }
+}
+
+/** One broken rule: {check, detail, aggregate_id, version, key}, linked to its stream. */
+function violation(v) {
+  if (typeof v !== "object" || v === null) return h("li", {}, String(v));
+  const where = [v.aggregate_id ? h("a", { href: `#/audit${query({ stream: v.aggregate_id })}` }, v.aggregate_id) : null,
+    v.version !== null && v.version !== undefined ? ` at version ${v.version}` : null,
+    v.key ? ` (read model ${v.key})` : null];
+  return h("li", {}, h("strong", {}, v.check ?? "violation"), ": ", v.detail ?? JSON.stringify(v), where.some(Boolean) ? [" — ", where] : null);
 }
 
 /** Titles of the events on sale (the only ones an auditor can read by title). */

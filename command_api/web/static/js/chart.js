@@ -29,10 +29,12 @@ export function salesChart() {
     h("details", {}, h("summary", {}, "The sales per minute as a table"), tableBox));
   let plot = null;
   let latest = [];
+  let latestCurrency = null;
 
   const width = () => Math.max(240, canvasBox.clientWidth || figure.clientWidth || 600);
   const draw = (salesPerMinute, currency) => {
     latest = salesPerMinute;
+    latestCurrency = currency;
     const data = lastHour(salesPerMinute);
     const total = data[1].reduce((sum, n) => sum + n, 0);
     figure.dataset.ticketsLastHour = String(total);
@@ -68,7 +70,7 @@ export function salesChart() {
   const resize = () => plot?.setSize({ width: width(), height: 200 });
   addEventListener("resize", resize);
   // The window slides on even without sales.
-  const timer = setInterval(() => draw(latest), 30_000);
+  const timer = setInterval(() => draw(latest, latestCurrency), 30_000);
   const stop = () => {
     clearInterval(timer);
     removeEventListener("resize", resize);

@@ -70,7 +70,10 @@ async function showEvents(params, signal, focus) {
   fill(main, h("h1", {}, "Upcoming events"), form, summary, list, more);
   settle("Upcoming events", SITE, { focus });
   // Upcoming: from now unless the reader chose a day.
-  const filters = { q, from: from || new Date().toISOString(), to, limit: PAGE_SIZE };
+  // (to the minute, so that the same search is the same URL for the HTTP cache).
+  const now = new Date();
+  now.setSeconds(0, 0);
+  const filters = { q, from: from || now.toISOString(), to, limit: PAGE_SIZE };
   let shown = 0;
   const load = async (cursor) => {
     more.disabled = true;
