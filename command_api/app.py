@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from command_api.auth import TokenKeys
 from command_api.clients import Services
-from command_api.routers import admin_events, audit, auth, notifications, orders, payments
+from command_api.routers import admin_events, audit, auth, notifications, orders, payments, web
 from projections.connection import connect_redis
 from projections.runner import run_projections
 from protos.ticketing.v1.notifications_pb2_grpc import NotificationsServiceStub
@@ -71,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     namespace = settings.ticketing_redis_namespace
     app.include_router(public_router(redis, namespace=namespace))
     app.include_router(admin_read_router(redis, namespace=namespace))
+    web.install(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
