@@ -157,6 +157,7 @@ def main() -> None:
     sources = EventSources.open(settings)
     try:
         stored = fill(sources, args.events)
+        raw_read(sources)  # warm PostgreSQL's cache: every row below is then read from memory
         with no_cycle_collection():
             results = [
                 timed("raw read", lambda: raw_read(sources)),
