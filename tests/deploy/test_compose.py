@@ -69,7 +69,7 @@ def test_processes_wait_for_healthy_dependencies_and_the_migration():
         if name != "gateway":  # the gateway reaches the stores only through the services
             assert {"postgres", "migrate"} <= set(depends), name
     gateway = services["gateway"]["depends_on"]
-    assert set(PROCESSES) - {"gateway", "relay"} <= set(gateway)
+    assert set(PROCESSES) - {"gateway", "relay", "projections"} <= set(gateway)
 
 
 def test_data_lives_in_named_volumes():
