@@ -20,8 +20,9 @@ DEFAULTED = {
 PENDING = {"TICKETING_METRICS_PORT", "TICKETING_LOG_FORMAT", "TICKETING_LOG_LEVEL"}
 # Secrets (and URLs that carry passwords), set only in the processes that read them.
 SECRETS = {
-    "DATABASE_URL": {"users", "tickets", "payments", "sandbox", "notifications", "relay",
-                     "projections", "migrate"},
+    # The gateway reads the event stores for the /audit routes.
+    "DATABASE_URL": {"gateway", "users", "tickets", "payments", "sandbox", "notifications",
+                     "relay", "projections", "migrate"},
     "REDIS_URL": {"gateway", "query-api", "projections"},
     "AMQP_URL": {"notifications", "relay"},
     "SMTP_URL": {"notifications"},
