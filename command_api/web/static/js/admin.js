@@ -103,7 +103,7 @@ function context(params, signal) {
     params,
     signal,
     live,
-    settle: (title) => settle(title, SITE),
+    settle: (title, options) => settle(title, SITE, options),
     expired: () => signOut("Your session ended. Please sign in again."),
   };
 }

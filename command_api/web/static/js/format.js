@@ -20,12 +20,20 @@ export function times(amount, quantity) {
 
 const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const TIME = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const TO_THE_SECOND = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 
 /** A time for people, in the reader's own time zone, inside a <time> element's text. */
 export function when(iso) {
   if (!iso) return "—";
   const moment = new Date(iso);
   return Number.isNaN(moment.getTime()) ? String(iso) : DATE_TIME.format(moment);
+}
+
+/** A time to the second, in the reader's zone: for an audit, where minutes are too coarse. */
+export function exactly(iso) {
+  if (!iso) return "—";
+  const moment = new Date(iso);
+  return Number.isNaN(moment.getTime()) ? String(iso) : TO_THE_SECOND.format(moment);
 }
 
 export function clock(date) {
@@ -36,7 +44,8 @@ function pad(number) {
   return String(number).padStart(2, "0");
 }
 
-/** A datetime-local value ("2027-03-01T19:30", the reader's zone) as ISO 8601 with its offset. */
+/** A datetime-local value ("2027-03-01T19:30", or with seconds; the reader's zone) as ISO 8601
+ * with the offset the reader's zone had at that moment. */
 export function withOffset(localValue) {
   if (!localValue) return null;
   const moment = new Date(localValue);
@@ -45,15 +54,15 @@ export function withOffset(localValue) {
   const sign = minutes >= 0 ? "+" : "-";
   const offset = `${sign}${pad(Math.floor(Math.abs(minutes) / 60))}:${pad(Math.abs(minutes) % 60)}`;
   return `${moment.getFullYear()}-${pad(moment.getMonth() + 1)}-${pad(moment.getDate())}T` +
-    `${pad(moment.getHours())}:${pad(moment.getMinutes())}:00${offset}`;
+    `${pad(moment.getHours())}:${pad(moment.getMinutes())}:${pad(moment.getSeconds())}${offset}`;
 }
 
-/** An ISO time as a datetime-local value in the reader's zone. */
-export function localInput(iso) {
+/** An ISO time as a datetime-local value in the reader's zone (to the second if asked). */
+export function localInput(iso, { seconds = false } = {}) {
   const moment = iso instanceof Date ? iso : new Date(iso);
   if (Number.isNaN(moment.getTime())) return "";
   return `${moment.getFullYear()}-${pad(moment.getMonth() + 1)}-${pad(moment.getDate())}T` +
-    `${pad(moment.getHours())}:${pad(moment.getMinutes())}`;
+    `${pad(moment.getHours())}:${pad(moment.getMinutes())}${seconds ? `:${pad(moment.getSeconds())}` : ""}`;
 }
 
 /** Today's date (the reader's zone) as YYYY-MM-DD. */
