@@ -13,6 +13,8 @@ from functools import partial
 from protos.ticketing.v1 import notifications_pb2_grpc
 from services.common.database import Database, open_database
 from services.common.grpc_server import GrpcService
+from services.common.logs import setup_logging
+from services.common.metrics import serve_metrics
 from services.common.settings import Settings
 from services.notifications.bus import InProcessBus, MessageBus, Names, RabbitBus
 from services.notifications.consumer import ReceiptConsumer, ReceiptPolicy
@@ -114,5 +116,7 @@ async def serve(settings: Settings) -> None:
 
 def main() -> None:
     """Console entry point: `ticketing-notifications`."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve(Settings()))
+    settings = Settings()
+    setup_logging(settings, "notifications")
+    serve_metrics(settings)
+    asyncio.run(serve(settings))
