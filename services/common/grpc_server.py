@@ -19,6 +19,9 @@ from services.common.logs import REQUEST_ID, REQUEST_ID_HEADER, SERVICE
 from services.common.metrics import GRPC_LATENCY, GRPC_REQUESTS
 
 log = logging.getLogger(__name__)
+# One line per call, like the gateway's access log; probes and reflection are left out.
+access_log = logging.getLogger("services.grpc.access")
+QUIET_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 GRACE_SECONDS = 10
 
 
@@ -73,8 +76,20 @@ class CallContextInterceptor(grpc.aio.ServerInterceptor):
                 context.set_trailing_metadata(((REASON_KEY, mapping.reason),))
                 await context.abort(mapping.code, str(error) or mapping.reason)
             finally:
+                elapsed = time.perf_counter() - started
                 GRPC_REQUESTS.labels(method, code.name).inc()
-                GRPC_LATENCY.labels(method).observe(time.perf_counter() - started)
+                GRPC_LATENCY.labels(method).observe(elapsed)
+                if not method.startswith(QUIET_PREFIXES):
+                    access_log.info(
+                        "%s %s",
+                        method,
+                        code.name,
+                        extra={
+                            "method": method,
+                            "code": code.name,
+                            "duration_ms": round(elapsed * 1000, 2),
+                        },
+                    )
 
         return grpc.unary_unary_rpc_method_handler(
             guarded,

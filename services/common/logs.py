@@ -27,7 +27,12 @@ SERVICE: ContextVar[str] = ContextVar("service", default="ticketing")
 # A client's id is kept only if it is short and plain, so logs and headers stay safe to read.
 _ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
-_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",  # uvicorn's copy of msg with terminal colours
+}
 
 
 def new_request_id() -> str:
@@ -107,3 +112,6 @@ def setup_logging(settings: Settings, service: str) -> None:
         logger.handlers.clear()
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # One line per outgoing HTTP call (readiness checks, the sandbox) is noise at INFO.
+    if root.level > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
