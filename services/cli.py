@@ -7,6 +7,7 @@ import sys
 
 from projections.cli import add_projections_command
 from services.common.settings import Settings
+from services.demo import add_demo_data_command
 from services.supervisor import PROCESSES, run
 from services.users.cli import add_create_superadmin_command
 
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_create_superadmin_command(commands)
     add_projections_command(commands)
+    add_demo_data_command(commands)
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(Settings())

@@ -164,3 +164,63 @@ def wait_for_text(log: Path, text: str, seconds: float = 10) -> str:
         if text in content or time.monotonic() > deadline:
             return content
         time.sleep(0.1)
+
+
+def demo_data(env: dict[str, str], folder: Path) -> dict[str, str]:
+    """Run `ticketing demo-data`; the logins it printed, by role."""
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "demo-data"], env=env, cwd=folder,
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    logins = {}
+    for line in done.stdout.splitlines():
+        words = line.split()
+        if len(words) == 4 and words[2] == "password:":
+            logins[words[0]] = (words[1], words[3])
+    return logins
+
+
+def test_demo_data_seeds_a_running_system_once(fresh_clone):
+    folder, env = fresh_clone
+    del env["TICKETING_SUPERADMIN_EMAIL"], env["TICKETING_SUPERADMIN_PASSWORD"]
+    system = RunningSystem(env["TICKETING_PUBLIC_URL"], env)
+    process = start(env, folder, folder / "run.log")
+    try:
+        wait_for_readyz(system.base_url, process)
+        logins = demo_data(env, folder)
+        assert set(logins) == {"superadmin", "admin"}
+        root = system.login(*logins["superadmin"])
+        admin = system.login(*logins["admin"])
+        with system.client(headers=root) as http:
+            assert http.get("/auth/me").json()["role"] == "superadmin"
+        with system.client(headers=admin) as http:
+            mine = wait_for(lambda: http.get("/admin/events").json()["items"], 3)
+        assert {item["status"] for item in mine} == {"active"}
+        with system.client() as http:
+            listed = wait_for(lambda: http.get("/events").json()["items"], 3)
+            assert {item["id"] for item in listed} == {item["id"] for item in mine}
+            for item in listed:
+                tickets = http.get(f"/events/{item['id']}/tickets").json()["items"]
+                assert len(tickets) == 2
+                assert all(ticket["on_sale"] for ticket in tickets)
+
+        assert demo_data(env, folder) == logins  # again: the same logins, nothing new
+        with system.client(headers=admin) as http:
+            time.sleep(1)  # what a second run wrote would be projected by now
+            assert len(http.get("/admin/events").json()["items"]) == 3
+        assert stop(process) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_for(read, count: int, seconds: float = 10):
+    """read()'s items once there are count of them (the read models follow within a second)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        items = read()
+        if len(items) >= count or time.monotonic() > deadline:
+            assert len(items) == count, items
+            return items
+        time.sleep(0.1)
