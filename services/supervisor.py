@@ -24,6 +24,7 @@ import httpx
 
 from services import embedded
 from services.common.logs import setup_logging
+from services.common.metrics import serve_metrics
 from services.common.settings import Settings
 
 
@@ -74,6 +75,7 @@ def run(settings: Settings) -> int:
     """Run the system in the mode its settings call for, until SIGTERM or SIGINT."""
     if is_embedded(settings):
         setup_logging(settings, "ticketing")
+        serve_metrics(settings)  # besides the gateway's /metrics, which has the same registry
         return run_embedded(settings)
     return supervise(processes(settings), settings)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -21,15 +23,28 @@ from tests.e2e.test_http_journeys import an_admin, an_event_on_sale, order_body
 from tests.e2e.test_run_contract import a_free_port, system_env, wait_for_readyz
 
 
+def free_port_run(count: int) -> int:
+    """A port P such that P … P+count-1 can all be bound now."""
+    for _ in range(100):
+        first = a_free_port()
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first, first + count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return first
+    raise AssertionError(f"no {count} free ports in a row")
+
+
 def scrape(port: int) -> str:
     return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
 
 
 def test_request_ids_logs_and_metrics_across_the_processes(tmp_path, fresh_database_url):
     env = system_env(tmp_path, fresh_database_url)
-    metrics_port = a_free_port()
-    while any(a_free_port() == metrics_port + offset for offset in range(1, 6)):
-        metrics_port = a_free_port()
+    metrics_port = free_port_run(6)
     env |= {
         "TICKETING_SUPERADMIN_EMAIL": SUPERADMIN_EMAIL,
         "TICKETING_SUPERADMIN_PASSWORD": SUPERADMIN_PASSWORD,
@@ -44,7 +59,10 @@ def test_request_ids_logs_and_metrics_across_the_processes(tmp_path, fresh_datab
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
-        wait_for_readyz(system.base_url, process)
+        try:
+            wait_for_readyz(system.base_url, process)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{log.read_text(errors='replace')[-3000:]}") from None
         event, ticket = an_event_on_sale(system, an_admin(system), stock=5)
         request_id = f"ops-{uuid.uuid4().hex}"
         with system.client() as http:
