@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from command_api.auth import TokenKeys
 from command_api.clients import Services
 from command_api.observability import RequestContextMiddleware, metrics_page
-from command_api.routers import admin_events, auth, notifications, orders, payments
+from command_api.routers import admin_events, audit, auth, notifications, orders, payments, web
 from projections.connection import connect_redis
 from projections.runner import run_projections
 from protos.ticketing.v1.notifications_pb2_grpc import NotificationsServiceStub
@@ -47,6 +47,8 @@ def create_app(settings: Settings) -> FastAPI:
         )
         services = Services.connect(settings)
         app.state.services = services
+        app.state.settings, app.state.redis, app.state.audit = settings, redis, None
+        app.state.audit_opening = asyncio.Lock()
         app.state.token_keys = TokenKeys.from_users_service(services.channels[0])
         app.state.notifications = NotificationsServiceStub(services.channels[3])
         app.state.provider = SandboxProvider(
@@ -64,18 +66,21 @@ def create_app(settings: Settings) -> FastAPI:
             await app.state.sandbox_http.aclose()
             await app.state.provider.aclose()
             await services.close()
+            if app.state.audit is not None:
+                await asyncio.to_thread(app.state.audit.close)
             await redis.aclose()
 
     app = FastAPI(title="Ticketing", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.add_api_route("/metrics", metrics_page, methods=["GET"], include_in_schema=False)
-    routers = (auth, admin_events, orders, payments, notifications)
+    routers = (auth, admin_events, orders, payments, notifications, audit)
     for module in routers:
         app.include_router(module.router)
     namespace = settings.ticketing_redis_namespace
     app.include_router(public_router(redis, namespace=namespace))
     app.include_router(admin_read_router(redis, namespace=namespace))
+    web.install(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

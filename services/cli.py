@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from projections.cli import add_projections_command
+from services.audit.cli import add_audit_command
 from services.common.settings import Settings
 from services.demo import add_demo_data_command
 from services.supervisor import PROCESSES, run
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_create_superadmin_command(commands)
     add_projections_command(commands)
+    add_audit_command(commands)
     add_demo_data_command(commands)
     args = parser.parse_args(argv)
     if args.command == "run":

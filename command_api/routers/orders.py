@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from uuid import UUID
 
@@ -13,8 +14,13 @@ from command_api.clients import CUSTOMER, WEBHOOK, ServiceClients
 from command_api.models import OrderCreate, OrderPublic, ReceiptEvent, ReceiptPublic, ReceiptTicket
 from protos.ticketing.v1 import payments_pb2, tickets_pb2
 from services.common.http_problems import ProblemError
+from services.notifications.receipt import PaidOrder, receipt_lines, receipt_pdf
 
 router = APIRouter(tags=["orders"])
+
+# The receipt's types, and the wildcards that mean JSON (the default).
+SERVED = {"application/pdf", "application/json", "application/*", "*/*"}
+QUALITY = re.compile(r"(?:^|;)\s*q\s*=\s*([01](?:\.[0-9]{0,3})?)\s*(?:;|$)")
 
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=8, max_length=255)]
 
@@ -69,14 +75,19 @@ async def get_order(
     return translate.order(await order_with_token(services, order_id, x_order_token, token))
 
 
-@router.get("/orders/{order_id}/receipt", response_model=ReceiptPublic)
+@router.get(
+    "/orders/{order_id}/receipt",
+    response_model=ReceiptPublic,
+    responses={200: {"content": {"application/pdf": {}}, "description": "JSON, or a PDF"}},
+)
 async def get_receipt(
     order_id: UUID,
     services: ServiceClients,
     x_order_token: OrderTokenHeader = None,
     token: OrderTokenQuery = None,
-) -> ReceiptPublic:
-    """The receipt of a paid order (409 before payment)."""
+    accept: Annotated[str | None, Header(max_length=1000)] = None,
+) -> ReceiptPublic | Response:
+    """The receipt of a paid order (409 before payment); `Accept: application/pdf` for a PDF."""
     order = await order_with_token(services, order_id, x_order_token, token)
     if order.status not in (payments_pb2.ORDER_STATUS_PAID, payments_pb2.ORDER_STATUS_REFUNDED):
         raise ProblemError(409, "the order is not paid yet", kind="not_paid")
@@ -88,7 +99,7 @@ async def get_receipt(
     except grpc.aio.AioRpcError as error:
         raise ProblemError(503, "the event's details are unavailable; try again") from error
     ticket = next((t for t in concert.ticket_types if t.id == order.ticket_id), None)
-    return ReceiptPublic(
+    receipt = ReceiptPublic(
         order_id=order.id,
         event=ReceiptEvent(
             id=concert.id, title=concert.title, location=concert.location,
@@ -102,3 +113,34 @@ async def get_receipt(
         paid_at=translate.when(order.paid_at),
         email=order.email,
     )  # fmt: skip
+    if prefers_pdf(accept):
+        return Response(
+            receipt_document(receipt),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="receipt-{order.id}.pdf"'},
+        )
+    return receipt
+
+
+def prefers_pdf(accept: str | None) -> bool:
+    """Whether Accept ranks application/pdf first among the types we serve (ties: first listed)."""
+    ranked = []
+    for position, entry in enumerate((accept or "").split(",")):
+        media_type, _, parameters = entry.partition(";")
+        quality = QUALITY.search(parameters)
+        weight = float(quality.group(1)) if quality else 1.0
+        if weight > 0 and media_type.strip().lower() in SERVED:
+            ranked.append((-weight, position, media_type.strip().lower()))
+    return bool(ranked) and min(ranked)[2] == "application/pdf"
+
+
+def receipt_document(receipt: ReceiptPublic) -> bytes:
+    """The receipt as the PDF the receipt e-mail attaches."""
+    paid = PaidOrder(
+        order_id=receipt.order_id, email=receipt.email, event_title=receipt.event.title,
+        event_location=receipt.event.location, event_date_time=receipt.event.date_time.isoformat(),
+        ticket_category=receipt.ticket.category, quantity=receipt.quantity,
+        total_amount=receipt.total_amount, currency=receipt.currency,
+        payment_ref=receipt.payment_ref, paid_at=receipt.paid_at.isoformat(),
+    )  # fmt: skip
+    return receipt_pdf(receipt_lines(paid))

@@ -25,6 +25,7 @@ class Cursor(Protocol):
     """What a transaction offers: run a statement, read its rows."""
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> Cursor: ...
+    def executemany(self, query: str, params_seq: Sequence[Sequence[Any]]) -> None: ...
     def fetchall(self) -> list[Row]: ...
     def fetchone(self) -> Row | None: ...
 
@@ -116,6 +117,9 @@ class _SqliteCursor:
     def execute(self, query: str, params: Sequence[Any] = ()) -> _SqliteCursor:
         self.cursor.execute(query.replace("%s", "?"), tuple(params))
         return self
+
+    def executemany(self, query: str, params_seq: Sequence[Sequence[Any]]) -> None:
+        self.cursor.executemany(query.replace("%s", "?"), [tuple(p) for p in params_seq])
 
     def fetchall(self) -> list[Row]:
         return self.cursor.fetchall()

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     ticketing_tickets_addr: str = "127.0.0.1:50052"
     ticketing_payments_addr: str = "127.0.0.1:50053"
     ticketing_notifications_addr: str = "127.0.0.1:50054"
+    # Where each gRPC server binds, if not the host of its own address above: containers set
+    # 0.0.0.0 and keep the addresses as the names the other processes reach them by.
+    ticketing_grpc_listen_host: str | None = None
     # Where customers are sent to pay: the gateway's public origin.
     ticketing_public_url: str = "http://127.0.0.1:8000"
     # The payment sandbox as its own process, and where it sends its webhooks (by default the
@@ -93,6 +96,14 @@ class Settings(BaseSettings):
         if self.ticketing_env != "development":
             raise ValueError(f"{variable} must be set outside development")
         return development_secret(self.ticketing_data_dir / "secrets" / name)
+
+    def listen_address(self, address: str) -> str:
+        """Where a gRPC server reached at address binds: TICKETING_GRPC_LISTEN_HOST, if set."""
+        if not self.ticketing_grpc_listen_host:
+            return address
+        _host, _, port = address.rpartition(":")
+        host = self.ticketing_grpc_listen_host
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def event_store_env(self, service: str) -> dict[str, str]:
         """The `eventsourcing` environment for one service's Application."""

@@ -1,11 +1,19 @@
-"""The notifications process: the outbox relay and the receipt consumer, until SIGTERM."""
+"""The notifications processes: the outbox relay and the receipt consumer, until SIGTERM.
+
+`ticketing-notifications` runs both (and the gRPC edge) in one process; with `--no-relay` it
+runs only the consumer and the gRPC edge, and `ticketing-relay` runs only the relay, so that a
+deployment can run exactly one relay beside any number of consumers. Apart, they meet only on
+RabbitMQ, so both refuse to start without AMQP_URL.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -37,14 +45,18 @@ class NotificationService:
     store: NotificationStore
     bus: MessageBus
     relay: OutboxRelay
-    consumer: ReceiptConsumer
+    # None in a relay-only process; the relay object serves the gRPC edge's resend either way.
+    consumer: ReceiptConsumer | None
     orders: Orders
     tickets: Tickets
     grpc: GrpcService | None = None
+    run_relay: bool = True
 
     async def start(self) -> None:
-        await self.consumer.start()
-        self.relay.start()
+        if self.consumer is not None:
+            await self.consumer.start()
+        if self.run_relay:
+            self.relay.start()
         if self.grpc is not None:
             await self.grpc.start()
 
@@ -53,7 +65,8 @@ class NotificationService:
         if self.grpc is not None:
             await self.grpc.stop()
         await self.relay.stop()
-        await self.consumer.stop()
+        if self.consumer is not None:
+            await self.consumer.stop()
         await self.bus.close()
         self.orders.close()
         self.tickets.close()
@@ -61,9 +74,18 @@ class NotificationService:
 
 
 async def build_notification_service(
-    settings: Settings, grpc_address: str | None = None
+    settings: Settings,
+    grpc_address: str | None = None,
+    *,
+    relay: bool = True,
+    consumer: bool = True,
 ) -> NotificationService:
-    """Wire the real adapters, or the embedded ones where a URL is unset; gRPC if given where."""
+    """Wire the real adapters, or the embedded ones where a URL is unset; gRPC if given where.
+
+    relay and consumer choose what start() runs; a process without the consumer builds no
+    mailer and needs no order-token secret.
+    """
+    check_parts(settings, relay=relay, consumer=consumer)
     database = open_database(settings, "notifications")
     store = NotificationStore(database, timedelta(seconds=settings.ticketing_notify_lease_seconds))
     await asyncio.to_thread(store.migrate)
@@ -74,6 +96,34 @@ async def build_notification_service(
         bus = rabbit
     else:
         bus = InProcessBus()
+    orders = Orders(env=settings.event_store_env("payments"))
+    tickets = Tickets(env=settings.event_store_env("tickets"))
+    outbox_relay = OutboxRelay(
+        orders, tickets, bus, store, interval=settings.ticketing_relay_interval_seconds
+    )
+    receipt_consumer = build_consumer(settings, bus, store) if consumer else None
+    service = NotificationService(
+        database, store, bus, outbox_relay, receipt_consumer, orders, tickets, run_relay=relay
+    )
+    if grpc_address is not None:
+        servicer = NotificationsServicer(store, outbox_relay)
+        add = partial(notifications_pb2_grpc.add_NotificationsServiceServicer_to_server, servicer)
+        service.grpc = GrpcService(settings.secret("internal"), [add], [SERVICE_NAME], grpc_address)
+    return service
+
+
+def check_parts(settings: Settings, *, relay: bool, consumer: bool) -> None:
+    """Refuse, with the reason, a choice of parts that cannot deliver receipts."""
+    if not (relay or consumer):
+        raise ValueError("a notifications process runs the relay, the consumer, or both")
+    if not (relay and consumer) and not settings.amqp_url:
+        raise ValueError("the relay and the consumer run apart only through RabbitMQ: set AMQP_URL")
+
+
+def build_consumer(
+    settings: Settings, bus: MessageBus, store: NotificationStore
+) -> ReceiptConsumer:
+    """The receipt consumer: SMTP, or .eml files in the data folder without SMTP_URL."""
     mailer: Mailer = (
         SmtpMailer(settings.smtp_url)
         if settings.smtp_url
@@ -86,37 +136,66 @@ async def build_notification_service(
         attempts=settings.ticketing_notify_attempts,
         backoff=settings.ticketing_notify_backoff_seconds,
     )
-    orders = Orders(env=settings.event_store_env("payments"))
-    tickets = Tickets(env=settings.event_store_env("tickets"))
-    relay = OutboxRelay(
-        orders, tickets, bus, store, interval=settings.ticketing_relay_interval_seconds
+    return ReceiptConsumer(bus, store, mailer, policy, settings.ticketing_notify_prefetch)
+
+
+async def serve(settings: Settings, *, relay: bool = True, consumer: bool = True) -> None:
+    """Run until SIGINT or SIGTERM, then shut down gracefully.
+
+    The gRPC edge (an order's notifications, resend) comes with the consumer; a relay-only
+    process listens on nothing.
+    """
+    grpc_address = (
+        settings.listen_address(settings.ticketing_notifications_addr) if consumer else None
     )
-    consumer = ReceiptConsumer(bus, store, mailer, policy, settings.ticketing_notify_prefetch)
-    service = NotificationService(database, store, bus, relay, consumer, orders, tickets)
-    if grpc_address is not None:
-        servicer = NotificationsServicer(store, relay)
-        add = partial(notifications_pb2_grpc.add_NotificationsServiceServicer_to_server, servicer)
-        service.grpc = GrpcService(settings.secret("internal"), [add], [SERVICE_NAME], grpc_address)
-    return service
-
-
-async def serve(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM, then shut down gracefully."""
-    service = await build_notification_service(settings, settings.ticketing_notifications_addr)
+    service = await build_notification_service(
+        settings, grpc_address, relay=relay, consumer=consumer
+    )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stopping.set)
     await service.start()
-    log.info("notifications: relay and receipt consumer running")
+    running = " and ".join(
+        part for part, on in (("relay", relay), ("receipt consumer", consumer)) if on
+    )
+    log.info("notifications: %s running", running)
     await stopping.wait()
     await service.stop()
 
 
-def main() -> None:
-    """Console entry point: `ticketing-notifications`."""
-    settings = Settings()
-    setup_logging(settings, "notifications")
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: `ticketing-notifications [--no-relay]`."""
+    parser = argparse.ArgumentParser(
+        prog="ticketing-notifications",
+        description="The receipt consumer and the notifications gRPC service, and the relay.",
+    )
+    parser.add_argument(
+        "--no-relay",
+        action="store_true",
+        help="leave the outbox relay to a `ticketing-relay` process (needs AMQP_URL)",
+    )
+    args = parser.parse_args(argv)
+    run(Settings(), relay=not args.no_relay, consumer=True)
+
+
+def relay_main(argv: list[str] | None = None) -> None:
+    """Console entry point: `ticketing-relay`, the outbox relay alone (needs AMQP_URL)."""
+    argparse.ArgumentParser(
+        prog="ticketing-relay",
+        description="The outbox relay alone: the payments log, published to RabbitMQ.",
+    ).parse_args(argv)
+    run(Settings(), relay=True, consumer=False)
+
+
+def run(settings: Settings, *, relay: bool, consumer: bool) -> None:
+    """Serve, or exit with status 2 and the reason when the settings cannot work."""
+    setup_logging(settings, "relay" if relay and not consumer else "notifications")
     serve_metrics(settings)
-    asyncio.run(serve(settings))
+    try:
+        check_parts(settings, relay=relay, consumer=consumer)
+    except ValueError as error:
+        print(f"notifications: {error}", file=sys.stderr)
+        sys.exit(2)
+    asyncio.run(serve(settings, relay=relay, consumer=consumer))

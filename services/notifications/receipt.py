@@ -55,9 +55,13 @@ class PaidOrder:
 
 
 def order_link(public_url: str, secret: bytes, order_id: str) -> str:
-    """The customer's link to their order, with the token that opens it."""
+    """The customer's link to their order page on the storefront, with the token that opens it.
+
+    The order and token ride in the URL's fragment, which a browser never sends to a server or
+    in a Referer: the page reads them and asks the API with the X-Order-Token header.
+    """
     token = order_token(secret, UUID(order_id))
-    return f"{public_url.rstrip('/')}/orders/{order_id}?token={token}"
+    return f"{public_url.rstrip('/')}/#/orders/{order_id}?token={token}"
 
 
 def receipt_lines(order: PaidOrder) -> list[tuple[str, str]]:

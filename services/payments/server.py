@@ -94,7 +94,9 @@ def main() -> None:
 
     async def serve() -> None:
         # grpc.aio objects belong to the loop they are made in: build inside it.
-        process = build_payments_service(settings, settings.ticketing_payments_addr)
+        process = build_payments_service(
+            settings, settings.listen_address(settings.ticketing_payments_addr)
+        )
         await process.service.serve_until_signalled()
 
     asyncio.run(serve())

@@ -64,7 +64,9 @@ def main() -> None:
 
     async def serve() -> None:
         # grpc.aio objects belong to the loop they are made in: build inside it.
-        process = build_tickets_service(settings, settings.ticketing_tickets_addr)
+        process = build_tickets_service(
+            settings, settings.listen_address(settings.ticketing_tickets_addr)
+        )
         await process.service.serve_until_signalled()
 
     asyncio.run(serve())

@@ -54,7 +54,9 @@ def main() -> None:
     serve_metrics(settings)
 
     async def serve() -> None:
-        service = await build_users_service(settings, settings.ticketing_users_addr)
+        service = await build_users_service(
+            settings, settings.listen_address(settings.ticketing_users_addr)
+        )
         await service.serve_until_signalled()
 
     asyncio.run(serve())

@@ -53,7 +53,8 @@ async def test_a_paid_order_yields_exactly_one_receipt_with_everything_the_custo
     assert "Sauti Sol Live" in message["Subject"]
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    link = f"http://127.0.0.1:8000/orders/{order_id}?token={order_token(SECRET.encode(), order_id)}"
+    token = order_token(SECRET.encode(), order_id)
+    link = f"http://127.0.0.1:8000/#/orders/{order_id}?token={token}"
     for part in (text, html):
         for fact in ("Sauti Sol Live", "Uhuru Gardens, Nairobi", "VIP", "75.00 KES", payment_ref):
             assert fact in part

@@ -54,7 +54,7 @@ def test_anything_but_a_whole_paid_order_message_is_malformed(body):
 def test_the_order_link_carries_a_token_that_opens_that_order():
     secret = b"s" * 40
     link = order_link("https://tickets.example/", secret, ORDER.order_id)
-    prefix = f"https://tickets.example/orders/{ORDER.order_id}?token="
+    prefix = f"https://tickets.example/#/orders/{ORDER.order_id}?token="
     assert link.startswith(prefix)
     assert is_order_token(secret, uuid.UUID(ORDER.order_id), link.removeprefix(prefix))
 

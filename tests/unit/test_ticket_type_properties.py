@@ -40,6 +40,7 @@ from domain.errors import (
 )
 from domain.money import Money
 from domain.ticket_type import MAX_STOCK, Hold, TicketType
+from services.audit.verify import fold_ticket_events
 from services.tickets.application import Tickets
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -615,6 +616,33 @@ class TicketTypeMachine(RuleBasedStateMachine):
         assert vars(stored) == live, "events stored and read back did not rebuild the aggregate"
 
         self.check_snapshot_round_trip()
+        self.check_the_auditors_ledger()
+
+    def check_the_auditors_ledger(self) -> None:
+        """The auditor's own fold of the events agrees, and finds a forged oversell."""
+        ticket_type = self.aggregate
+        audit = fold_ticket_events(self.events, now=self.now)
+        assert audit.report.violations == []
+        ledger = audit.ledgers[str(ticket_type.id)]
+        assert (ledger.sold, ledger.held, ledger.total_stock) == (
+            ticket_type.sold,
+            ticket_type.held,
+            ticket_type.total_stock,
+        )
+        assert {k: v[0] for k, v in ledger.holds.items()} == {
+            k: hold.quantity for k, hold in ticket_type.holds.items()
+        }
+        assert {k: v[0] for k, v in ledger.sold_by_order.items()} == ticket_type.sold_by_order
+        forged = TicketType.Reserved(  # written past the rules, as by hand in the database
+            originator_id=ticket_type.id,
+            originator_version=ticket_type.version + 1,
+            timestamp=self.now,
+            order_id="forged",
+            quantity=ticket_type.remaining + 1,
+            expires_at=self.now + timedelta(minutes=15),
+        )
+        found = fold_ticket_events([*self.events, forged], now=self.now).report.violations
+        assert [(v.check, v.version) for v in found] == [("oversold", ticket_type.version + 1)]
 
 
 TicketTypeMachine.TestCase.settings = settings(
