@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from command_api.auth import TokenKeys
+from command_api.observability import RequestContextMiddleware
 from projections.connection import connect_redis
 from protos.ticketing.v1 import users_pb2, users_pb2_grpc
 from query_api.admin import admin_read_router
 from query_api.public import public_router
 from services.common.http_problems import install_problem_handlers
-from command_api.observability import RequestContextMiddleware
 from services.common.logs import setup_logging
 from services.common.metrics import serve_metrics
 from services.common.settings import Settings
