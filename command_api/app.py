@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from command_api.auth import TokenKeys
 from command_api.clients import Services
+from command_api.observability import RequestContextMiddleware, metrics_page
 from command_api.routers import admin_events, audit, auth, notifications, orders, payments, web
 from projections.connection import connect_redis
 from projections.runner import run_projections
@@ -27,6 +28,10 @@ from services.payments.providers.sandbox import SandboxProvider
 def create_app(settings: Settings) -> FastAPI:
     """Build the gateway for the given settings; it connects when it starts, not before."""
     redis = connect_redis(settings)  # lazy: no connection until the first command
+    # In memory (no REDIS_URL) the read models start empty: ready once rebuilt from the events.
+    read_models_built = asyncio.Event()
+    if settings.redis_url:
+        read_models_built.set()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,7 +41,9 @@ def create_app(settings: Settings) -> FastAPI:
         projections = (
             None
             if settings.redis_url
-            else asyncio.create_task(run_projections(settings, redis, stop_projections))
+            else asyncio.create_task(
+                run_projections(settings, redis, stop_projections, caught_up=read_models_built)
+            )
         )
         services = Services.connect(settings)
         app.state.services = services
@@ -65,6 +72,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Ticketing", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.add_api_route("/metrics", metrics_page, methods=["GET"], include_in_schema=False)
     routers = (auth, admin_events, orders, payments, notifications, audit)
     for module in routers:
         app.include_router(module.router)
@@ -82,6 +91,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def readyz() -> JSONResponse:
         """Every dependency answers; otherwise 503 naming the ones that do not."""
         problems = await dependency_problems(settings, redis)
+        if not read_models_built.is_set():
+            problems["read_models"] = "rebuilding from the event store"
         if problems:
             return JSONResponse({"status": "unavailable", "failing": problems}, status_code=503)
         return JSONResponse({"status": "ready"})

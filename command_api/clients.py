@@ -14,6 +14,7 @@ from protos.ticketing.v1 import (
     users_pb2_grpc,
 )
 from services.common.identity import Identity, identity_metadata
+from services.common.logs import request_id_metadata
 from services.common.settings import Settings
 
 CALL_TIMEOUT_SECONDS = 10.0
@@ -51,9 +52,12 @@ class Services:
         )
 
     def as_caller(self, identity: Identity) -> dict[str, object]:
-        """Keyword arguments for a call made on behalf of identity, with a deadline."""
+        """Keyword arguments for a call made on behalf of identity, with a deadline.
+
+        The metadata also forwards the request id of the HTTP request being handled.
+        """
         return {
-            "metadata": identity_metadata(identity, self.secret),
+            "metadata": identity_metadata(identity, self.secret) + request_id_metadata(),
             "timeout": CALL_TIMEOUT_SECONDS,
         }
 

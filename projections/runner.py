@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,12 @@ from projections.projectors import CatalogueProjector, Projector, SalesProjector
 from projections.store import GenerationChangedError, position_of
 from projections.windows import rerender_due_windows
 from services.common.application import utc_now
+from services.common.logs import setup_logging
+from services.common.metrics import (
+    PROJECTION_LAG_NOTIFICATIONS,
+    PROJECTION_LAG_SECONDS,
+    serve_metrics,
+)
 from services.common.settings import Settings
 from services.payments.application import Orders
 from services.tickets.application import Tickets
@@ -51,9 +58,21 @@ async def run_projections(
     *,
     clock: Callable[[], datetime] = utc_now,
     options: RunnerOptions | None = None,
+    caught_up: asyncio.Event | None = None,
 ) -> None:
-    """Keep the read models of settings' event stores in redis until stop_event is set."""
+    """Keep the read models of settings' event stores in redis until stop_event is set.
+
+    caught_up is set once both projectors have applied everything their logs held: with an
+    empty (embedded) Redis, that is when the read models have been rebuilt from the events.
+    """
     options = options or RunnerOptions()
+    behind = {CatalogueProjector.log, SalesProjector.log}
+
+    def reached_the_end(log_name: str) -> None:
+        behind.discard(log_name)
+        if not behind and caught_up is not None:
+            caught_up.set()
+
     keyspace = Keyspace(settings.ticketing_redis_namespace)
     tickets = await asyncio.to_thread(Tickets, env=settings.event_store_env("tickets"))
     orders = await asyncio.to_thread(Orders, env=settings.event_store_env("payments"))
@@ -62,7 +81,7 @@ async def run_projections(
     def follower_of(kind: type[Projector], app: Application[UUID]) -> Callable[[], Awaitable[None]]:
         async def body() -> None:
             projector = kind(app, redis, keyspace, clock=clock)
-            await follow(projector, stop_event, lock, options)
+            await follow(projector, stop_event, lock, options, reached_the_end)
 
         return body
 
@@ -109,17 +128,56 @@ async def supervise(
 
 
 async def follow(
-    projector: Projector, stop_event: asyncio.Event, lock: asyncio.Lock, options: RunnerOptions
+    projector: Projector,
+    stop_event: asyncio.Event,
+    lock: asyncio.Lock,
+    options: RunnerOptions,
+    reached_the_end: Callable[[str], None] = lambda _log: None,
 ) -> None:
     """Follow the projector's log into whatever generation is current, until stop_event."""
     while not stop_event.is_set():
         generation = await projector.keyspace.ensure_current(projector.redis)
         position = await position_of(projector.redis, generation, projector.log)
         follower = await asyncio.to_thread(open_follower, projector.app, position)
+        lag = Lag(projector, position, reached_the_end)
         try:
-            await follow_generation(projector, generation, follower, stop_event, lock, options)
+            await follow_generation(projector, generation, follower, stop_event, lock, options, lag)
         finally:
             await asyncio.to_thread(follower.close)
+
+
+class Lag:
+    """How far a projector is behind its log, kept in the projection-lag gauges."""
+
+    def __init__(
+        self, projector: Projector, position: int, reached_the_end: Callable[[str], None]
+    ) -> None:
+        self.projector = projector
+        self.position = position
+        self.reached_the_end = reached_the_end
+        self.behind_since: float | None = None
+        self.notifications = PROJECTION_LAG_NOTIFICATIONS.labels(projector.log)
+        self.seconds = PROJECTION_LAG_SECONDS.labels(projector.log)
+
+    def caught_up(self) -> None:
+        """The last poll found nothing new."""
+        self.behind_since = None
+        self.notifications.set(0)
+        self.seconds.set(0)
+        self.reached_the_end(self.projector.log)
+
+    async def applied(self, position: int) -> None:
+        """A batch up to position was applied; measure what remains."""
+        self.position = position
+        newest = await asyncio.to_thread(self.projector.app.recorder.max_notification_id)
+        remaining = max(0, (newest or 0) - position)
+        now = time.monotonic()
+        if remaining == 0:
+            self.behind_since = None
+        elif self.behind_since is None:
+            self.behind_since = now
+        self.notifications.set(remaining)
+        self.seconds.set(0 if self.behind_since is None else now - self.behind_since)
 
 
 async def follow_generation(
@@ -129,11 +187,14 @@ async def follow_generation(
     stop_event: asyncio.Event,
     lock: asyncio.Lock,
     options: RunnerOptions,
+    lag: Lag | None = None,
 ) -> None:
     """Apply batches to generation; return on stop or once the pointer names another one."""
     while not stop_event.is_set():
         notifications = await follower.next_batch(options.batch_size, options.poll_interval)
         if not notifications:
+            if lag is not None:
+                lag.caught_up()
             if await projector.keyspace.current(projector.redis) != generation:
                 return
             continue
@@ -144,6 +205,8 @@ async def follow_generation(
             except GenerationChangedError:
                 log.info("%s log: following the new generation", projector.log)
                 return
+        if lag is not None:
+            await lag.applied(notifications[-1].id)
 
 
 async def wait_for(stop_event: asyncio.Event, seconds: float) -> None:
@@ -154,8 +217,9 @@ async def wait_for(stop_event: asyncio.Event, seconds: float) -> None:
 
 def main() -> None:
     """Run the projections on the environment's stores until SIGTERM or SIGINT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
+    setup_logging(settings, "projections")
+    serve_metrics(settings)
     if not settings.redis_url:
         log.warning("REDIS_URL is not set: read models live in this process's memory only")
 

@@ -12,11 +12,14 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from command_api.auth import TokenKeys
+from command_api.observability import RequestContextMiddleware
 from projections.connection import connect_redis
 from protos.ticketing.v1 import users_pb2, users_pb2_grpc
 from query_api.admin import admin_read_router
 from query_api.public import public_router
 from services.common.http_problems import install_problem_handlers
+from services.common.logs import setup_logging
+from services.common.metrics import serve_metrics
 from services.common.settings import Settings
 
 
@@ -54,9 +57,12 @@ def users_token_keys(settings: Settings) -> tuple[TokenKeys, list[grpc.aio.Chann
 def main() -> None:
     """Serve the read API on $PORT, on the Redis of REDIS_URL."""
     settings = Settings()
+    setup_logging(settings, "query-api")
+    serve_metrics(settings)
     redis = connect_redis(settings)
     token_keys, channels = users_token_keys(settings)
     app = create_query_app(settings, redis, token_keys)
+    app.add_middleware(RequestContextMiddleware, service="query-api")
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -70,6 +76,7 @@ def main() -> None:
         app,
         host=settings.ticketing_host,
         port=settings.port,
-        log_level="info",
+        log_config=None,
+        access_log=False,
         timeout_graceful_shutdown=10,
     )

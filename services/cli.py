@@ -8,7 +8,8 @@ import sys
 from projections.cli import add_projections_command
 from services.audit.cli import add_audit_command
 from services.common.settings import Settings
-from services.supervisor import PROCESSES, processes, supervise
+from services.demo import add_demo_data_command
+from services.supervisor import PROCESSES, run
 from services.users.cli import add_create_superadmin_command
 
 
@@ -17,14 +18,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ticketing", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
-        "run", help=f"start every process ({', '.join(PROCESSES)}) and stop them on SIGTERM"
+        "run",
+        help=f"start the system ({', '.join(PROCESSES)}): in one process with no server URLs "
+        "set, else one process per service; stop gracefully on SIGTERM",
     )
     add_create_superadmin_command(commands)
     add_projections_command(commands)
     add_audit_command(commands)
+    add_demo_data_command(commands)
     args = parser.parse_args(argv)
     if args.command == "run":
-        return supervise(processes(Settings()))
+        return run(Settings())
     if hasattr(args, "handler"):
         return int(args.handler(args))
     parser.error(f"unknown command {args.command}")

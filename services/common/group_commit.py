@@ -8,8 +8,12 @@ error that refused that command alone, or the error that failed the whole batch.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+from services.common.logs import REQUEST_ID
+from services.common.metrics import BATCH_SIZE
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -21,10 +25,14 @@ class BatchQueue(Generic[C, R]):
     """A queue of commands applied in batches by `apply`, which returns one outcome each."""
 
     def __init__(
-        self, apply: Callable[[list[C]], list[R | Exception]], max_batch: int = DEFAULT_MAX_BATCH
+        self,
+        apply: Callable[[list[C]], list[R | Exception]],
+        max_batch: int = DEFAULT_MAX_BATCH,
+        name: str = "batch",
     ) -> None:
         self.apply = apply
         self.max_batch = max_batch
+        self.batch_sizes = BATCH_SIZE.labels(name)
         self.pending: list[tuple[C, asyncio.Future[R]]] = []
         self.drain: asyncio.Task[None] | None = None
 
@@ -33,11 +41,14 @@ class BatchQueue(Generic[C, R]):
         answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self.pending.append((command, answer))
         if self.drain is None:
-            self.drain = asyncio.create_task(self._drain())
+            # A batch serves many requests: its logs carry none of their ids.
+            context = contextvars.copy_context()
+            context.run(REQUEST_ID.set, None)
+            self.drain = asyncio.create_task(self._drain(), context=context)
         return await answer
 
     async def close(self) -> None:
-        """Let every queued command finish."""
+        """Let every queued command finish: each caller gets its outcome, saved or refused."""
         while self.drain is not None:
             await asyncio.gather(self.drain, return_exceptions=True)
 
@@ -47,6 +58,7 @@ class BatchQueue(Generic[C, R]):
                 batch = self.pending[: self.max_batch]
                 del self.pending[: self.max_batch]
                 commands = [command for command, _ in batch]
+                self.batch_sizes.observe(len(commands))
                 try:
                     outcomes = await asyncio.to_thread(self.apply, commands)
                 except Exception as error:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -67,6 +67,19 @@ class Settings(BaseSettings):
     ticketing_relay_interval_seconds: float = Field(default=0.5, gt=0)
     # The root of every Redis key and channel of the read models (tests use their own roots).
     ticketing_redis_namespace: str = Field(default="ticketing", pattern=r"^[A-Za-z0-9_.-]+$")
+    # Logs: JSON lines or text (unset: text on a terminal, JSON otherwise), and the least level.
+    ticketing_log_format: Literal["json", "text"] | None = None
+    ticketing_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # Where a process without an HTTP port of its own serves Prometheus /metrics (unset: none).
+    ticketing_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @field_validator("ticketing_log_level", "ticketing_log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        """Accept `info` as well as `INFO`, `JSON` as well as `json`."""
+        if not isinstance(value, str):
+            return value
+        return value.upper() if value.lower() in LOG_LEVELS else value.lower() or None
 
     def secret(self, name: str) -> bytes:
         """A shared secret (internal, order_token, sandbox_webhook) from TICKETING_<NAME>_SECRET.
@@ -110,6 +123,7 @@ class Settings(BaseSettings):
 
 
 MIN_SECRET_LENGTH = 32
+LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
 PLACEHOLDER_SECRETS = {"changeme" * 4, "secret" * 6, "x" * 32}
 
 

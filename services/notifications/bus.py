@@ -68,6 +68,7 @@ class MessageBus(Protocol):
     async def publish(self, routing_key: str, body: bytes, message_id: str) -> None: ...
     async def start_consuming(self, handler: Handler, prefetch: int) -> None: ...
     async def stop_consuming(self) -> None: ...
+    async def depth(self) -> int | None: ...
     async def close(self) -> None: ...
 
 
@@ -114,6 +115,8 @@ class RabbitBus:
         message = aio_pika.Message(
             body,
             message_id=message_id,
+            # Ties the message to the order's log lines: message ids start with the order id.
+            correlation_id=message_id.partition(":")[0],
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
@@ -158,6 +161,13 @@ class RabbitBus:
             self.consumer_tag = None
         await self.in_flight.idle.wait()
 
+    async def depth(self) -> int | None:
+        """Messages waiting in the receipts queue, as the broker counts them."""
+        if self.queue is None:
+            return None
+        declared = await self.queue.declare()
+        return int(declared.message_count)
+
     async def close(self) -> None:
         await self.stop_consuming()
         if self.connection is not None:
@@ -189,9 +199,11 @@ class InProcessBus:
     """The embedded mode's bus: an asyncio queue for receipts and a list of dead letters.
 
     Messages live in memory only: they survive a stopped consumer, not a stopped process.
+    A graceful stop first lets the consumer take what is queued; a crash loses it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, drain_seconds: float = 10.0) -> None:
+        self.drain_seconds = drain_seconds
         self.receipts: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
         self.dead: list[tuple[bytes, str | None]] = []
         self.tasks: list[asyncio.Task[None]] = []
@@ -223,6 +235,15 @@ class InProcessBus:
             self.receipts.put_nowait((body, message_id))
 
     async def stop_consuming(self) -> None:
+        # The queue is memory only: hand out what is queued before stopping (within a bound),
+        # since the relay's position has already moved past it.
+        if self.tasks:
+            deadline = asyncio.get_running_loop().time() + self.drain_seconds
+            while not (self.receipts.empty() and self.in_flight.count == 0):
+                if asyncio.get_running_loop().time() > deadline:
+                    log.warning("stopping with %d receipts still queued", self.receipts.qsize())
+                    break
+                await asyncio.sleep(0.02)
         # Workers idle in queue.get() are cancelled; one in a handler finishes it first.
         self.stopping.set()
         await self.in_flight.idle.wait()
@@ -230,6 +251,10 @@ class InProcessBus:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks = []
+
+    async def depth(self) -> int | None:
+        """Messages waiting in the in-process queue."""
+        return self.receipts.qsize()
 
     async def close(self) -> None:
         await self.stop_consuming()

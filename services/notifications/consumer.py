@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from email.message import EmailMessage
 
+from services.common.metrics import RECEIPTS
 from services.notifications.bus import MessageBus, Outcome
 from services.notifications.mail import Mailer, MailError
 from services.notifications.receipt import (
@@ -68,14 +69,23 @@ class ReceiptConsumer:
             order = PaidOrder.from_json(body)
         except MalformedMessageError as error:
             log.warning("dead-lettering message %s: %s", message_id, error)
+            RECEIPTS.labels(Outcome.DEAD.value).inc()
             return Outcome.DEAD
         lock = self.locks[order.order_id]
         try:
             async with lock:
-                return await self._send_once(order)
+                outcome = await self._send_once(order)
         finally:
             if not lock.locked():
                 self.locks.pop(order.order_id, None)
+        RECEIPTS.labels(outcome.value).inc()
+        log.info(
+            "receipt for order %s: %s",
+            order.order_id,
+            outcome.value,
+            extra={"order_id": order.order_id, "message_id": message_id},
+        )
+        return outcome
 
     async def _send_once(self, order: PaidOrder) -> Outcome:
         link = order_link(self.policy.public_url, self.policy.order_token_secret, order.order_id)

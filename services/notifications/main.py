@@ -21,6 +21,8 @@ from functools import partial
 from protos.ticketing.v1 import notifications_pb2_grpc
 from services.common.database import Database, open_database
 from services.common.grpc_server import GrpcService
+from services.common.logs import setup_logging
+from services.common.metrics import serve_metrics
 from services.common.settings import Settings
 from services.notifications.bus import InProcessBus, MessageBus, Names, RabbitBus
 from services.notifications.consumer import ReceiptConsumer, ReceiptPolicy
@@ -189,7 +191,8 @@ def relay_main(argv: list[str] | None = None) -> None:
 
 def run(settings: Settings, *, relay: bool, consumer: bool) -> None:
     """Serve, or exit with status 2 and the reason when the settings cannot work."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup_logging(settings, "relay" if relay and not consumer else "notifications")
+    serve_metrics(settings)
     try:
         check_parts(settings, relay=relay, consumer=consumer)
     except ValueError as error:

@@ -18,6 +18,7 @@ import json
 import logging
 from typing import Any
 
+from services.common.metrics import OUTBOX_LAG_NOTIFICATIONS, QUEUE_DEPTH
 from services.notifications.bus import MessageBus
 from services.notifications.receipt import PaidOrder
 from services.notifications.store import NotificationStore
@@ -73,6 +74,7 @@ class OutboxRelay:
                     routing_key, message_id, body = message
                     await self.bus.publish(routing_key, body, message_id)
                     published += 1
+                    log.debug("published %s", message_id, extra={"order_id": message_id[:36]})
                     # Only now, after the broker's confirm, does the position move past it.
                     await asyncio.to_thread(
                         self.store.record_relay_position, self.name, notification.id
@@ -120,10 +122,22 @@ class OutboxRelay:
             paid_at=order.paid_at.isoformat(),
         )
 
+    async def measure(self) -> None:
+        """Update the outbox-lag and queue-depth gauges."""
+        position = await asyncio.to_thread(self.store.relay_position, self.name)
+        newest = await asyncio.to_thread(self.orders.recorder.max_notification_id)
+        OUTBOX_LAG_NOTIFICATIONS.set(max(0, (newest or 0) - position))
+        depth = await self.bus.depth()
+        if depth is not None:
+            QUEUE_DEPTH.set(depth)
+
     async def _run(self) -> None:
         while True:
             try:
-                await self.relay()
+                published = await self.relay()
+                if published:
+                    log.info("published %d order messages", published)
+                await self.measure()
             except Exception:
                 log.exception("outbox relay failed; retrying from the stored position")
             await asyncio.sleep(self.interval)

@@ -20,6 +20,7 @@ from domain.errors import NotFoundError, TicketingError
 from domain.money import Money
 from domain.order import Order, OrderStatus
 from services.common.group_commit import DEFAULT_MAX_BATCH, BatchQueue
+from services.common.metrics import count_saved_events
 from services.common.retry import ConflictRetriesExhaustedError
 from services.payments.application import Orders
 
@@ -76,7 +77,9 @@ class OrderWriter:
     def __init__(self, orders: Orders, max_batch: int = MAX_BATCH, conflict_retries: int = 30):
         self.orders = orders
         self.conflict_retries = conflict_retries
-        self.queue: BatchQueue[tuple[UUID, Decide], OrderView] = BatchQueue(self._apply, max_batch)
+        self.queue: BatchQueue[tuple[UUID, Decide], OrderView] = BatchQueue(
+            self._apply, max_batch, name="orders"
+        )
         self.batches_saved = 0
 
     async def submit(self, order_id: UUID, decide: Decide) -> OrderView:
@@ -117,11 +120,13 @@ class OrderWriter:
             changed = [order for order in touched.values() if order.pending_events]
             if not changed:
                 return outcomes
+            saved = [event for order in changed for event in order.pending_events]
             try:
                 self.orders.save(*changed)
             except IntegrityError:
                 continue  # another replica changed one of these orders: replay on fresh state
             self.batches_saved += 1
+            count_saved_events(saved)
             return outcomes
         raise ConflictRetriesExhaustedError(
             f"orders kept changing under {self.conflict_retries} attempts"

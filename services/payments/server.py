@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +12,8 @@ import grpc
 from protos.ticketing.v1 import payments_pb2_grpc
 from services.common.application import utc_now
 from services.common.grpc_server import GrpcService
+from services.common.logs import setup_logging
+from services.common.metrics import serve_metrics
 from services.common.settings import Settings
 from services.payments.application import Orders
 from services.payments.expiry import ExpirySweeper, OpenOrders
@@ -87,8 +88,9 @@ def build_payments_service(
 
 def main() -> None:
     """Serve the payments service on TICKETING_PAYMENTS_ADDR until SIGTERM."""
-    logging.basicConfig(level=logging.INFO)
     settings = Settings()
+    setup_logging(settings, "payments")
+    serve_metrics(settings)
 
     async def serve() -> None:
         # grpc.aio objects belong to the loop they are made in: build inside it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import grpc
@@ -15,6 +16,8 @@ from services.common.protobuf import money, parse_uuid, timestamp
 from services.payments.order_token import is_order_token, order_token
 from services.payments.order_writer import OrderView, OrderWriter
 from services.payments.saga import OrderSaga
+
+log = logging.getLogger(__name__)
 
 CUSTOMERS = ("customer", "service", "superadmin", "admin", "auditor")
 WEBHOOKS = ("service",)
@@ -48,6 +51,15 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
             request.quantity,
             request.email,
             request.phone_number,
+        )
+        # The request id on this line ties the HTTP request to the order id, which is what
+        # the relay and the receipt consumer log (and what the broker message carries).
+        log.info(
+            "order %s %s (%s)",
+            view.id,
+            "placed" if created else "repeated",
+            view.status.value,
+            extra={"order_id": str(view.id), "status": view.status.value},
         )
         return payments_pb2.PlaceOrderResponse(order=self._order(view), created=created)
 

@@ -13,6 +13,7 @@ from domain.money import Money
 from protos.ticketing.v1 import tickets_pb2, tickets_pb2_grpc
 from services.common.errors import REASON_KEY, ServiceError
 from services.common.identity import Identity, identity_metadata
+from services.common.logs import request_id_metadata
 from services.common.protobuf import parse_money, timestamp
 
 CALL_TIMEOUT_SECONDS = 5.0
@@ -108,7 +109,7 @@ class TicketsClient:
             return await method(
                 request,
                 timeout=CALL_TIMEOUT_SECONDS,
-                metadata=identity_metadata(PAYMENTS, self.secret),
+                metadata=identity_metadata(PAYMENTS, self.secret) + request_id_metadata(),
             )
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +10,8 @@ from datetime import datetime
 from protos.ticketing.v1 import tickets_pb2_grpc
 from services.common.application import utc_now
 from services.common.grpc_server import GrpcService
+from services.common.logs import setup_logging
+from services.common.metrics import serve_metrics
 from services.common.settings import Settings
 from services.tickets.application import Tickets
 from services.tickets.servicer import TicketsServicer
@@ -57,8 +58,9 @@ def build_tickets_service(
 
 def main() -> None:
     """Serve the tickets service on TICKETING_TICKETS_ADDR until SIGTERM."""
-    logging.basicConfig(level=logging.INFO)
     settings = Settings()
+    setup_logging(settings, "tickets")
+    serve_metrics(settings)
 
     async def serve() -> None:
         # grpc.aio objects belong to the loop they are made in: build inside it.

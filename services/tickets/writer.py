@@ -26,6 +26,7 @@ from domain.errors import TicketingError
 from domain.money import Money
 from domain.ticket_type import TicketType
 from services.common.group_commit import DEFAULT_MAX_BATCH, BatchQueue
+from services.common.metrics import count_saved_events
 from services.common.retry import ConflictRetriesExhaustedError
 from services.tickets.application import Tickets
 
@@ -94,7 +95,7 @@ class TicketTypeWriters:
         """Queue a command for the ticket type and wait for its outcome."""
         queue = self.queues.get(ticket_type_id)
         if queue is None:
-            queue = BatchQueue(partial(self._apply, ticket_type_id), self.max_batch)
+            queue = BatchQueue(partial(self._apply, ticket_type_id), self.max_batch, name="tickets")
             self.queues[ticket_type_id] = queue
         return await queue.submit(decide)
 
@@ -116,6 +117,7 @@ class TicketTypeWriters:
                     outcomes.append(refused)
             if not ticket_type.pending_events:
                 return outcomes  # every command was a repeat or refused: nothing to save
+            saved = list(ticket_type.pending_events)
             try:
                 self.tickets.save(ticket_type)
             except IntegrityError:
@@ -125,6 +127,7 @@ class TicketTypeWriters:
                 self._forget(ticket_type_id)  # it holds unsaved events: never reuse it
                 raise
             self.batches_saved += 1
+            count_saved_events(saved, partial(sold_to, ticket_type))
             return outcomes
         raise ConflictRetriesExhaustedError(
             f"ticket type {ticket_type_id} kept changing under {self.conflict_retries} attempts"
@@ -146,3 +149,8 @@ class TicketTypeWriters:
     def _forget(self, ticket_type_id: UUID) -> None:
         with self.cache_lock:
             self.aggregates.pop(ticket_type_id, None)
+
+
+def sold_to(ticket_type: TicketType, order_id: str) -> int:
+    """How many tickets of ticket_type the order bought."""
+    return ticket_type.sold_by_order.get(order_id, 0)

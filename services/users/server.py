@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from functools import partial
 
 from protos.ticketing.v1 import users_pb2_grpc
 from services.common.database import open_database
 from services.common.grpc_server import GrpcService
+from services.common.logs import setup_logging
+from services.common.metrics import serve_metrics
 from services.common.settings import Settings
 from services.users.application import Users
 from services.users.passwords import Passwords
@@ -48,8 +49,9 @@ async def build_users_service(
 
 def main() -> None:
     """Serve UsersService on TICKETING_USERS_ADDR until SIGTERM or SIGINT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = Settings()
+    setup_logging(settings, "users")
+    serve_metrics(settings)
 
     async def serve() -> None:
         service = await build_users_service(

@@ -103,7 +103,10 @@ def test_readyz_names_every_service_that_does_not_answer(tmp_path):
     try:
         deadline = time.monotonic() + 30
         response = None
-        while response is None and time.monotonic() < deadline:
+        # The in-memory read models are rebuilt (from empty logs here) before they count as up.
+        while time.monotonic() < deadline and (
+            response is None or "read_models" in response.json()["failing"]
+        ):
             try:
                 response = httpx.get(f"{base_url}/readyz", timeout=10)
             except httpx.TransportError:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uvicorn
 
 from services.common.database import open_database
+from services.common.logs import setup_logging
+from services.common.metrics import serve_metrics
 from services.common.settings import Settings
 from services.payments.providers.sandbox_app import create_sandbox_app
 from services.payments.providers.sandbox_store import SandboxStore
@@ -20,6 +22,8 @@ def webhook_url_for(settings: Settings) -> str:
 def main() -> None:
     """Read the environment once and serve the sandbox on $TICKETING_SANDBOX_PORT."""
     settings = Settings()
+    setup_logging(settings, "sandbox")
+    serve_metrics(settings)
     database = open_database(settings, "sandbox")
     try:
         app = create_sandbox_app(SandboxStore(database), settings, webhook_url_for(settings))
@@ -27,7 +31,7 @@ def main() -> None:
             app,
             host=settings.ticketing_host,
             port=settings.ticketing_sandbox_port,
-            log_level="info",
+            log_config=None,
             timeout_graceful_shutdown=10,
         )
     finally:
