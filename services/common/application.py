@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -23,6 +24,8 @@ A = TypeVar("A", bound=Aggregate)
 DEFAULT_CONFLICT_RETRIES = 30
 # A load reads the latest snapshot and fewer than this many events after it.
 DEFAULT_SNAPSHOT_INTERVAL = 1000
+# Loads of one aggregate take turns (a lock per stripe of ids): see TicketingApplication.load.
+LOAD_LOCK_STRIPES = 64
 
 
 def utc_now() -> datetime:
@@ -84,6 +87,7 @@ class TicketingApplication(Application[UUID]):
         self.clock = clock
         self.conflict_retries = conflict_retries
         self.snapshot_interval = snapshot_interval
+        self._load_locks = [threading.Lock() for _ in range(LOAD_LOCK_STRIPES)]
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Record the aggregates' new events atomically, then snapshot any that crossed a mark."""
@@ -118,9 +122,16 @@ class TicketingApplication(Application[UUID]):
         return retry_on_conflict(command, self.conflict_retries)
 
     def load(self, aggregate_id: UUID, kind: type[A]) -> A:
-        """The current state of one aggregate of the expected kind, or NotFoundError."""
+        """The current state of one aggregate of the expected kind, or NotFoundError.
+
+        The library fast-forwards a cached aggregate in place and then deep-copies it outside
+        its fast-forward lock, so two threads loading one busy aggregate could copy it while
+        the other mutates it: a torn copy, or "dictionary changed size during iteration".
+        Loads of the same aggregate therefore take turns.
+        """
         try:
-            aggregate: Any = self.repository.get(aggregate_id)
+            with self._load_locks[hash(aggregate_id) % LOAD_LOCK_STRIPES]:
+                aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"{kind.__name__} {aggregate_id} not found") from None
         if not isinstance(aggregate, kind) or getattr(aggregate, "deleted", False):

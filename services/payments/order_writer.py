@@ -9,7 +9,10 @@ changed one of them first, the store refuses the save and the batch is replayed 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -25,6 +28,11 @@ from services.common.retry import ConflictRetriesExhaustedError
 from services.payments.application import Orders
 
 MAX_BATCH = DEFAULT_MAX_BATCH
+# Orders this writer saved are reused without a reload for this long: a placed order's next
+# steps (held, payment attached) follow within a second. Longer-lived state is read again,
+# and a stale copy can never be saved: the store refuses it and the batch is replayed.
+CACHE_SECONDS = 5.0
+MAX_CACHED_ORDERS = 10_000
 
 # Given the order (None if it does not exist yet), change it or create it, and return it.
 Decide = Callable[[Order | None], Order]
@@ -77,14 +85,23 @@ class OrderWriter:
     def __init__(self, orders: Orders, max_batch: int = MAX_BATCH, conflict_retries: int = 30):
         self.orders = orders
         self.conflict_retries = conflict_retries
-        self.queue: BatchQueue[tuple[UUID, Decide], OrderView] = BatchQueue(
+        self.queue: BatchQueue[tuple[UUID, Decide, bool], OrderView] = BatchQueue(
             self._apply, max_batch, name="orders"
         )
         self.batches_saved = 0
+        self.saved: OrderedDict[UUID, tuple[float, Order]] = OrderedDict()
+        self.saved_lock = threading.Lock()
 
-    async def submit(self, order_id: UUID, decide: Decide) -> OrderView:
-        """Queue a command on one order and wait for its outcome."""
-        return await self.queue.submit((order_id, decide))
+    async def submit(
+        self, order_id: UUID, decide: Decide, *, probably_new: bool = False
+    ) -> OrderView:
+        """Queue a command on one order and wait for its outcome.
+
+        `probably_new` (a placement under a new key): skip looking for the order in the
+        store; if it does exist after all, saving a second creation is refused by the store
+        and the batch is replayed on what is stored.
+        """
+        return await self.queue.submit((order_id, decide, probably_new))
 
     async def update(self, order_id: UUID, change: Callable[[Order], None]) -> OrderView:
         """Apply a command to an existing order."""
@@ -105,35 +122,66 @@ class OrderWriter:
         """Let every queued command finish."""
         await self.queue.close()
 
-    def _apply(self, batch: list[tuple[UUID, Decide]]) -> list[OrderView | Exception]:
-        for _ in range(self.conflict_retries):
-            touched: dict[UUID, Order] = {}
+    def _apply(self, batch: list[tuple[UUID, Decide, bool]]) -> list[OrderView | Exception]:
+        for attempt in range(self.conflict_retries):
+            trusting = attempt == 0  # after a conflict, everything is read from the store
+            touched: dict[UUID, Order | None] = {}
             outcomes: list[OrderView | Exception] = []
-            for order_id, decide in batch:
-                try:
-                    order = touched.get(order_id) or self._load(order_id)
-                    order = decide(order)
-                    touched[order_id] = order
-                    outcomes.append(OrderView.of(order))
-                except TicketingError as refused:
-                    outcomes.append(refused)
-            changed = [order for order in touched.values() if order.pending_events]
-            if not changed:
-                return outcomes
-            saved = [event for order in changed for event in order.pending_events]
             try:
-                self.orders.save(*changed)
+                for order_id, decide, probably_new in batch:
+                    try:
+                        if order_id in touched:
+                            order = touched[order_id]
+                        else:
+                            order = self._load(order_id, trusting, probably_new)
+                        order = decide(order)
+                        touched[order_id] = order
+                        outcomes.append(OrderView.of(order))
+                    except TicketingError as refused:
+                        touched.setdefault(order_id, None)
+                        outcomes.append(refused)
+                changed = [order for order in touched.values() if order and order.pending_events]
+                saved = [event for order in changed for event in order.pending_events]
+                if changed:
+                    self.orders.save(*changed)
             except IntegrityError:
+                self._forget(touched)
                 continue  # another replica changed one of these orders: replay on fresh state
-            self.batches_saved += 1
-            count_saved_events(saved)
+            except Exception:
+                self._forget(touched)  # they may hold unsaved events: never reuse them
+                raise
+            if changed:
+                self.batches_saved += 1
+                count_saved_events(saved)
+            self._remember(order for order in touched.values() if order is not None)
             return outcomes
         raise ConflictRetriesExhaustedError(
             f"orders kept changing under {self.conflict_retries} attempts"
         )
 
-    def _load(self, order_id: UUID) -> Order | None:
+    def _load(self, order_id: UUID, trusting: bool, probably_new: bool) -> Order | None:
+        if trusting:
+            with self.saved_lock:
+                seen = self.saved.get(order_id)
+            if seen is not None and time.monotonic() - seen[0] <= CACHE_SECONDS:
+                return seen[1]
+            if probably_new:
+                return None
         try:
             return self.orders.get_order(order_id)
         except NotFoundError:
             return None
+
+    def _remember(self, orders: Iterable[Order]) -> None:
+        now = time.monotonic()
+        with self.saved_lock:
+            for order in orders:
+                self.saved[order.id] = (now, order)
+                self.saved.move_to_end(order.id)
+            while len(self.saved) > MAX_CACHED_ORDERS:
+                self.saved.popitem(last=False)
+
+    def _forget(self, order_ids: Iterable[UUID]) -> None:
+        with self.saved_lock:
+            for order_id in order_ids:
+                self.saved.pop(order_id, None)

@@ -98,7 +98,7 @@ class OrderSaga:
         placement = OrderPlacement(
             idempotency_key, event_id, ticket_id, quantity, email, phone_number, ticket.price
         )
-        view = await self.writer.submit(placement.order_id, placement)
+        view = await self.writer.submit(placement.order_id, placement, probably_new=True)
         return await self.advance(view), placement.created
 
     async def advance(self, view: OrderView) -> OrderView:

@@ -13,6 +13,7 @@ writer reloads and replays the batch, so correctness never depends on routing.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from services.tickets.application import Tickets
 
 MAX_BATCH = DEFAULT_MAX_BATCH
 MAX_CACHED_AGGREGATES = 10_000
+# How old the state a writer last saved may be and still answer a read (GetTicketType).
+MAX_VIEW_AGE_SECONDS = 1.0
 
 Decide = Callable[[TicketType], None]
 
@@ -89,6 +92,8 @@ class TicketTypeWriters:
         self.queues: dict[UUID, BatchQueue[Decide, TicketTypeView]] = {}
         self.aggregates: OrderedDict[UUID, TicketType] = OrderedDict()
         self.cache_lock = threading.Lock()  # batches of different ticket types run in parallel
+        # The state each writer last saved (or found nothing to save on), and when (monotonic).
+        self.views: dict[UUID, tuple[float, TicketTypeView]] = {}
         self.batches_saved = 0
 
     async def submit(self, ticket_type_id: UUID, decide: Decide) -> TicketTypeView:
@@ -98,6 +103,20 @@ class TicketTypeWriters:
             queue = BatchQueue(partial(self._apply, ticket_type_id), self.max_batch, name="tickets")
             self.queues[ticket_type_id] = queue
         return await queue.submit(decide)
+
+    def recent_view(
+        self, ticket_type_id: UUID, max_age: float = MAX_VIEW_AGE_SECONDS
+    ) -> TicketTypeView | None:
+        """The state this writer saved within max_age seconds, if any.
+
+        Reading it costs nothing, where loading a hot ticket type copies every hold. It is
+        the latest state in this process; another replica's writes (which routing avoids)
+        show up at this writer's next save, whose conflict reloads it.
+        """
+        seen = self.views.get(ticket_type_id)
+        if seen is None or time.monotonic() - seen[0] > max_age:
+            return None
+        return seen[1]
 
     async def close(self) -> None:
         """Let every queued command finish."""
@@ -116,6 +135,7 @@ class TicketTypeWriters:
                 except TicketingError as refused:
                     outcomes.append(refused)
             if not ticket_type.pending_events:
+                self._remember(ticket_type)
                 return outcomes  # every command was a repeat or refused: nothing to save
             saved = list(ticket_type.pending_events)
             try:
@@ -128,6 +148,7 @@ class TicketTypeWriters:
                 raise
             self.batches_saved += 1
             count_saved_events(saved, partial(sold_to, ticket_type))
+            self._remember(ticket_type)
             return outcomes
         raise ConflictRetriesExhaustedError(
             f"ticket type {ticket_type_id} kept changing under {self.conflict_retries} attempts"
@@ -146,9 +167,16 @@ class TicketTypeWriters:
                 self.aggregates.popitem(last=False)
         return ticket_type
 
+    def _remember(self, ticket_type: TicketType) -> None:
+        if ticket_type.deleted:
+            self.views.pop(ticket_type.id, None)
+            return
+        self.views[ticket_type.id] = (time.monotonic(), TicketTypeView.of(ticket_type))
+
     def _forget(self, ticket_type_id: UUID) -> None:
         with self.cache_lock:
             self.aggregates.pop(ticket_type_id, None)
+            self.views.pop(ticket_type_id, None)
 
 
 def sold_to(ticket_type: TicketType, order_id: str) -> int:
