@@ -275,16 +275,6 @@ async def test_every_refusal_has_its_status_and_reason(stub, admin, payments):
     )
 
 
-async def test_a_spent_deadline_is_refused(stub, admin):
-    concert, _ = await a_concert_on_sale(stub, admin)
-    error = await refused(
-        stub.GetConcert(
-            tickets_pb2.GetConcertRequest(concert_id=concert.id), metadata=admin, timeout=0.000001
-        )
-    )
-    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-
-
 async def test_five_hundred_concurrent_reserves_for_one_hundred_tickets_hold_exactly_one_hundred(
     stub, admin, payments, tickets_process
 ):
