@@ -50,7 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings, app.state.redis, app.state.audit = settings, redis, None
         app.state.audit_opening = asyncio.Lock()
         app.state.token_keys = TokenKeys.from_users_service(services.channels[0])
-        app.state.notifications = NotificationsServiceStub(services.channels[3])
+        app.state.notifications = NotificationsServiceStub(services.channels[2])
         app.state.provider = SandboxProvider(
             settings.ticketing_sandbox_url, settings.secret("sandbox_webhook")
         )

@@ -15,6 +15,7 @@ from protos.ticketing.v1 import (
 )
 from services.common.identity import Identity, identity_metadata
 from services.common.logs import request_id_metadata
+from services.common.routing import RoutedStub
 from services.common.settings import Settings
 
 CALL_TIMEOUT_SECONDS = 10.0
@@ -26,9 +27,9 @@ WEBHOOK = Identity("gateway", "service", "gateway")
 class Services:
     """Stubs of the users, tickets and payments services, and how to vouch for callers."""
 
-    channels: list[grpc.aio.Channel]
+    channels: list[grpc.aio.Channel]  # users, payments, notifications
     users: users_pb2_grpc.UsersServiceStub
-    tickets: tickets_pb2_grpc.TicketsServiceStub
+    tickets: RoutedStub  # each ticket type's commands to one tickets replica
     payments: payments_pb2_grpc.PaymentsServiceStub
     secret: bytes
 
@@ -38,7 +39,6 @@ class Services:
             grpc.aio.insecure_channel(address)
             for address in (
                 settings.ticketing_users_addr,
-                settings.ticketing_tickets_addr,
                 settings.ticketing_payments_addr,
                 settings.ticketing_notifications_addr,
             )
@@ -46,8 +46,8 @@ class Services:
         return cls(
             channels,
             users_pb2_grpc.UsersServiceStub(channels[0]),
-            tickets_pb2_grpc.TicketsServiceStub(channels[1]),
-            payments_pb2_grpc.PaymentsServiceStub(channels[2]),
+            RoutedStub(tickets_pb2_grpc.TicketsServiceStub, settings.tickets_replicas()),
+            payments_pb2_grpc.PaymentsServiceStub(channels[1]),
             settings.secret("internal"),
         )
 
@@ -64,6 +64,7 @@ class Services:
     async def close(self) -> None:
         for channel in self.channels:
             await channel.close()
+        await self.tickets.close()
 
 
 def services_of(request: Request) -> Services:

@@ -15,7 +15,10 @@ choice for that key, which is where the key would move anyway.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import grpc
 
 
 def parse_addresses(value: str) -> list[str]:
@@ -39,3 +42,64 @@ def preference(addresses: Sequence[str], key: str) -> list[str]:
 def owner(addresses: Sequence[str], key: str) -> str:
     """The replica that serves key while every replica is up."""
     return max(addresses, key=lambda address: _weight(address, key))
+
+
+# Calls that may be sent again to another replica after UNAVAILABLE: reads, and the inventory
+# commands, which are idempotent per order id. The others are not retried elsewhere.
+RETRYABLE_ELSEWHERE = frozenset(
+    {"GetConcert", "GetTicketType", "Reserve", "Confirm", "Release", "Expire", "Refund"}
+)
+KEY_FIELDS = ("ticket_type_id", "concert_id")
+
+
+def routing_key(request: object) -> str:
+    """What a call is routed by: its ticket type, else its concert ('' for neither)."""
+    for name in KEY_FIELDS:
+        value = getattr(request, name, "")
+        if value:
+            return str(value)
+    return ""
+
+
+class RoutedStub:
+    """A gRPC stub over several replicas: each call goes to the replica its key prefers.
+
+    `stub.Reserve(request, **kwargs)` works as on a plain stub. When the preferred replica is
+    unreachable (UNAVAILABLE), a call in RETRYABLE_ELSEWHERE is tried on the key's next
+    choice; any other error is the caller's to handle.
+    """
+
+    def __init__(
+        self,
+        stub_class: Callable[[grpc.aio.Channel], Any],
+        addresses: Sequence[str],
+        options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        self.addresses = list(addresses)
+        self.channels = {
+            address: grpc.aio.insecure_channel(address, options=list(options))
+            for address in self.addresses
+        }
+        self.stubs = {address: stub_class(channel) for address, channel in self.channels.items()}
+
+    def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
+        if method.startswith("_") or method not in dir(next(iter(self.stubs.values()))):
+            raise AttributeError(method)
+
+        async def call(request: object, **kwargs: Any) -> Any:
+            order = preference(self.addresses, routing_key(request))
+            attempts = order if method in RETRYABLE_ELSEWHERE else order[:1]
+            for index, address in enumerate(attempts):
+                try:
+                    return await getattr(self.stubs[address], method)(request, **kwargs)
+                except grpc.aio.AioRpcError as error:
+                    last = index == len(attempts) - 1
+                    if error.code() is not grpc.StatusCode.UNAVAILABLE or last:
+                        raise
+            raise AssertionError("unreachable: at least one replica is always tried")
+
+        return call
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()

@@ -13,6 +13,8 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.routing import parse_addresses
+
 
 class Settings(BaseSettings):
     """Configuration from the environment; unset URLs mean the embedded adapters."""
@@ -42,6 +44,10 @@ class Settings(BaseSettings):
     ticketing_jwt_private_key: str | None = None
     ticketing_users_addr: str = "127.0.0.1:50051"
     ticketing_tickets_addr: str = "127.0.0.1:50052"
+    # Every tickets replica (host:port, comma-separated), when there are several: clients send
+    # each ticket type's commands to one of them (services/common/routing.py). Unset: the one
+    # TICKETING_TICKETS_ADDR.
+    ticketing_tickets_replicas: str | None = None
     ticketing_payments_addr: str = "127.0.0.1:50053"
     ticketing_notifications_addr: str = "127.0.0.1:50054"
     # Where each gRPC server binds, if not the host of its own address above: containers set
@@ -104,6 +110,10 @@ class Settings(BaseSettings):
         _host, _, port = address.rpartition(":")
         host = self.ticketing_grpc_listen_host
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def tickets_replicas(self) -> list[str]:
+        """The tickets replicas that clients route between."""
+        return parse_addresses(self.ticketing_tickets_replicas or self.ticketing_tickets_addr)
 
     def event_store_env(self, service: str) -> dict[str, str]:
         """The `eventsourcing` environment for one service's Application."""

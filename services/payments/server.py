@@ -7,13 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import grpc
-
-from protos.ticketing.v1 import payments_pb2_grpc
+from protos.ticketing.v1 import payments_pb2_grpc, tickets_pb2_grpc
 from services.common.application import utc_now
 from services.common.grpc_server import GrpcService
 from services.common.logs import setup_logging
 from services.common.metrics import serve_metrics
+from services.common.routing import RoutedStub
 from services.common.settings import Settings
 from services.payments.application import Orders
 from services.payments.expiry import ExpirySweeper, OpenOrders
@@ -59,13 +58,15 @@ def build_payments_service(
         conflict_retries=settings.ticketing_conflict_retries,
     )
     writer = OrderWriter(orders, conflict_retries=settings.ticketing_conflict_retries)
-    channel = grpc.aio.insecure_channel(settings.ticketing_tickets_addr, options=CHANNEL_OPTIONS)
+    tickets = RoutedStub(
+        tickets_pb2_grpc.TicketsServiceStub, settings.tickets_replicas(), CHANNEL_OPTIONS
+    )
     if provider is None:
         provider = SandboxProvider(
             settings.ticketing_sandbox_url, settings.secret("sandbox_webhook")
         )
     hold = timedelta(seconds=settings.ticketing_hold_seconds)
-    saga = OrderSaga(writer, TicketsClient(channel, secret), provider, hold, clock)
+    saga = OrderSaga(writer, TicketsClient(tickets, secret), provider, hold, clock)
     sweeper = ExpirySweeper(OpenOrders(orders, hold), saga, clock, sweep_interval)
     servicer = PaymentsServicer(saga, writer, settings.secret("order_token"))
     service = GrpcService(
@@ -78,7 +79,7 @@ def build_payments_service(
     async def close() -> None:
         await sweeper.stop()
         await writer.close()
-        await channel.close()
+        await tickets.close()
         orders.close()
 
     service.on_stop.append(close)

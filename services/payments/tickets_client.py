@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import grpc
 
 from domain import errors
 from domain.money import Money
-from protos.ticketing.v1 import tickets_pb2, tickets_pb2_grpc
+from protos.ticketing.v1 import tickets_pb2
 from services.common.errors import REASON_KEY, ServiceError
 from services.common.identity import Identity, identity_metadata
 from services.common.logs import request_id_metadata
@@ -52,8 +54,9 @@ class TicketTypeInfo:
 class TicketsClient:
     """Calls the tickets service as the payments service, with deadlines."""
 
-    def __init__(self, channel: grpc.aio.Channel, secret: bytes) -> None:
-        self.stub = tickets_pb2_grpc.TicketsServiceStub(channel)
+    def __init__(self, stub: Any, secret: bytes) -> None:
+        """stub: a TicketsServiceStub, or a RoutedStub over several tickets replicas."""
+        self.stub = stub
         self.secret = secret
 
     async def ticket_type(self, ticket_type_id: UUID) -> TicketTypeInfo:
@@ -104,7 +107,7 @@ class TicketsClient:
     def _hold(ticket_type_id: UUID, order_id: UUID) -> tickets_pb2.HoldRequest:
         return tickets_pb2.HoldRequest(ticket_type_id=str(ticket_type_id), order_id=str(order_id))
 
-    async def _call(self, method: grpc.aio.UnaryUnaryMultiCallable, request: object) -> object:
+    async def _call(self, method: Callable[..., Awaitable[Any]], request: object) -> Any:
         try:
             return await method(
                 request,

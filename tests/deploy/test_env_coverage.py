@@ -13,11 +13,11 @@ from tests.deploy.artifacts import PROCESSES, base, compose, of_kind
 
 # Left at their defaults in every deployment, and why.
 DEFAULTED = {
+    "TICKETING_TICKETS_REPLICAS": "unset: one tickets Service address; set it to the pods of a "
+    "tickets StatefulSet to route each ticket type to one replica (k8s/README.md)",
     "TICKETING_AMQP_PREFIX": "empty: the broker (or its vhost) belongs to one installation; "
     "only tests share a broker and need a prefix",
 }
-# Read by the ops branch's logging and metrics (issue 7); not yet Settings fields here.
-PENDING = {"TICKETING_METRICS_PORT", "TICKETING_LOG_FORMAT", "TICKETING_LOG_LEVEL"}
 # Secrets (and URLs that carry passwords), set only in the processes that read them.
 SECRETS = {
     # The gateway reads the event stores for the /audit routes.
@@ -67,7 +67,7 @@ def test_compose_sets_every_setting_and_each_secret_only_where_it_is_read():
         else:
             assert setters == set(apps), f"{variable} is not set in {set(apps) - setters}"
     for name, env in apps.items():
-        unknown = env - setting_variables() - PENDING
+        unknown = env - setting_variables()
         assert not unknown, f"{name} sets {unknown}, which no setting reads"
 
 
@@ -102,7 +102,7 @@ def test_kubernetes_sets_every_setting_from_the_configmap_or_a_referenced_secret
             assert references.get(variable) == SECRETS[variable], variable
         else:
             assert variable in data, f"the ConfigMap does not set {variable}"
-    assert not data - setting_variables() - PENDING, data - setting_variables() - PENDING
+    assert not data - setting_variables(), data - setting_variables()
     assert set(references) <= set(SECRETS)
 
 
