@@ -18,6 +18,7 @@ from projections.connection import connect_redis
 from projections.runner import run_projections
 from protos.ticketing.v1.notifications_pb2_grpc import NotificationsServiceStub
 from query_api.admin import admin_read_router
+from query_api.hot import HotReads
 from query_api.public import public_router
 from services.common.http_problems import install_problem_handlers
 from services.common.readiness import dependency_problems
@@ -72,6 +73,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Ticketing", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
+    # Inside the request context (ids, access log, metrics), in front of the routes.
+    app.add_middleware(HotReads, redis=redis, namespace=settings.ticketing_redis_namespace)
     app.add_middleware(RequestContextMiddleware)
     app.add_api_route("/metrics", metrics_page, methods=["GET"], include_in_schema=False)
     routers = (auth, admin_events, orders, payments, notifications, audit)

@@ -16,6 +16,7 @@ from command_api.observability import RequestContextMiddleware
 from projections.connection import connect_redis
 from protos.ticketing.v1 import users_pb2, users_pb2_grpc
 from query_api.admin import admin_read_router
+from query_api.hot import HotReads
 from query_api.public import public_router
 from services.common.http_problems import install_problem_handlers
 from services.common.logs import setup_logging
@@ -29,6 +30,7 @@ def create_query_app(settings: Settings, redis: Redis, token_keys: Any) -> FastA
     app.state.token_keys = token_keys
     install_problem_handlers(app)
     namespace = settings.ticketing_redis_namespace
+    app.add_middleware(HotReads, redis=redis, namespace=namespace)
     app.include_router(public_router(redis, namespace=namespace))
     app.include_router(admin_read_router(redis, namespace=namespace))
 

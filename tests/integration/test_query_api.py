@@ -6,12 +6,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from domain.concert import ConcertStatus
 from projections.keys import Keyspace
 from projections.projectors import CatalogueProjector, SalesProjector
-from projections.rebuild import catch_up
+from projections.rebuild import catch_up, delete_generation, switch
 from query_api.main import create_query_app
+from query_api.public import public_router
 from query_api.schemas import (
     EventAdmin,
     EventAdminPage,
@@ -21,6 +23,7 @@ from query_api.schemas import (
     InsightsOverview,
     TicketList,
 )
+from services.common.http_problems import install_problem_handlers
 from tests.integration.projections_helpers import (
     NOW,
     Clock,
@@ -313,3 +316,41 @@ async def test_the_openapi_document_describes_every_read_endpoint_and_its_shapes
     assert {"EventPublic", "EventPage", "TicketList", "EventInsights", "InsightsOverview"} <= set(
         schemas
     )
+
+
+async def test_the_hot_path_answers_exactly_as_the_routes_and_steps_aside_when_it_cannot(world):
+    """GET /events/{id}(/tickets) skip the framework; the answers must not change."""
+    client, ids, redis, root = world
+    routes_only = FastAPI()
+    install_problem_handlers(routes_only)
+    routes_only.include_router(public_router(redis, namespace=root))
+    transport = httpx.ASGITransport(app=routes_only)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as plain:
+        etag = (await plain.get(f"/events/{ids['sauti']}")).headers["etag"]
+        for method, path, headers in [
+            ("GET", f"/events/{ids['sauti']}", {}),
+            ("GET", f"/events/{ids['sauti'].upper()}/tickets", {}),
+            ("HEAD", f"/events/{ids['sauti']}", {}),
+            ("GET", f"/events/{ids['sauti']}", {"If-None-Match": etag}),
+            ("GET", f"/events/{ids['secret']}", {}),
+            ("GET", f"/events/{ids['sauti'][:-1]}x", {}),
+        ]:
+            hot = await client.request(method, path, headers=headers)
+            slow = await plain.request(method, path, headers=headers)
+            assert (hot.status_code, hot.content) == (slow.status_code, slow.content), path
+            for name in ("etag", "cache-control", "content-type"):
+                assert hot.headers.get(name) == slow.headers.get(name), (path, name)
+    # A rebuild switched generations and deleted the old one at once: nothing stale is served.
+    g = await current(redis, root)
+    old_body = await redis.hget(g.event_doc(ids["sauti"]), "json")
+    fresh = Keyspace(root).new_generation()
+    async for key in redis.scan_iter(match=f"{g.prefix}:*"):
+        await redis.copy(key, fresh.prefix + key.decode()[len(g.prefix) :])
+    await redis.hset(
+        fresh.event_doc(ids["sauti"]), "json", old_body.replace(b"Nairobi", b"Naivasha")
+    )
+    await switch(redis, Keyspace(root), fresh)
+    await delete_generation(redis, g)
+    answer = await client.get(f"/events/{ids['sauti']}")
+    assert answer.status_code == 200
+    assert b"Naivasha" in answer.content
