@@ -63,6 +63,11 @@ def _digest(secret: bytes, body: bytes, timestamp: int) -> str:
     return hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
+# httpcore checks every pooled connection on each request, so a pool sized for 100 costs more
+# CPU per payment than the sandbox's answer takes; a few kept-alive connections keep up.
+POOL_LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+
+
 class SandboxProvider:
     """Talks to the payment sandbox like to any hosted-checkout provider."""
 
@@ -80,7 +85,7 @@ class SandboxProvider:
         self.timeout = httpx.Timeout(timeout_seconds)
         self.clock = clock
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient()
+        self._http = http if http is not None else httpx.AsyncClient(limits=POOL_LIMITS)
 
     async def aclose(self) -> None:
         """Close the HTTP client if this adapter made it."""
