@@ -67,7 +67,7 @@ class Services:
         await self.tickets.close()
 
 
-def services_of(request: Request) -> Services:
+async def services_of(request: Request) -> Services:
     """The app's service clients."""
     services: Services = request.app.state.services
     return services
