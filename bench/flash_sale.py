@@ -137,33 +137,32 @@ def summary_line(name: str, load: dict, check: dict) -> str:
     )
 
 
+def both_sides(stack: ExitStack, args: argparse.Namespace):
+    """Our system and the row-lock peer, each on a fresh database, stopped with the stack.
+
+    Returns (our database URL, the peer's database URL, our running system, the peer's URL).
+    """
+    ours_db = stack.enter_context(harness.fresh_database("bench_flash"))
+    peer_db = stack.enter_context(harness.fresh_database("bench_rowlock"))
+    rowlock.create_schema(peer_db)
+    system = stack.enter_context(harness.running_system(ours_db, extra_env=args.env))
+    peer_port = harness.free_port()
+    peer_log = Path(tempfile.mkdtemp(prefix="bench-rowlock-")) / "rowlock.log"
+    command = [
+        sys.executable, str(harness.ROOT / "bench/peers/rowlock.py"), "--database-url", peer_db,
+        "--port", str(peer_port), "--pool", str(args.peer_pool),
+    ]  # fmt: skip
+    stack.enter_context(
+        harness.server_process(command, f"http://127.0.0.1:{peer_port}/healthz", peer_log)
+    )
+    return ours_db, peer_db, system, f"http://127.0.0.1:{peer_port}"
+
+
 def rush(args: argparse.Namespace) -> int:
     results: dict[int, list[dict]] = {c: [] for c in args.connections}
     failed = False
     with ExitStack() as stack:
-        ours_db = stack.enter_context(harness.fresh_database("bench_flash"))
-        peer_db = stack.enter_context(harness.fresh_database("bench_rowlock"))
-        rowlock.create_schema(peer_db)
-        system = stack.enter_context(harness.running_system(ours_db, extra_env=args.env))
-        peer_port = harness.free_port()
-        peer_log = Path(tempfile.mkdtemp(prefix="bench-rowlock-")) / "rowlock.log"
-        stack.enter_context(
-            harness.server_process(
-                [
-                    sys.executable,
-                    str(harness.ROOT / "bench/peers/rowlock.py"),
-                    "--database-url",
-                    peer_db,
-                    "--port",
-                    str(peer_port),
-                    "--pool",
-                    str(args.peer_pool),
-                ],
-                f"http://127.0.0.1:{peer_port}/healthz",
-                peer_log,
-            )
-        )
-        peer_url = f"http://127.0.0.1:{peer_port}"
+        ours_db, peer_db, system, peer_url = both_sides(stack, args)
         tickets = event_store_reader(ours_db)
         stack.callback(tickets.close)
         print(f"system up at {system.base_url} (log {system.log}); peer at {peer_url}")
@@ -293,28 +292,7 @@ def check_sellout(name: str, answers, seconds, stock, inventory) -> bool:
 def sellout(args: argparse.Namespace) -> int:
     ok = True
     with ExitStack() as stack:
-        ours_db = stack.enter_context(harness.fresh_database("bench_flash"))
-        peer_db = stack.enter_context(harness.fresh_database("bench_rowlock"))
-        rowlock.create_schema(peer_db)
-        system = stack.enter_context(harness.running_system(ours_db, extra_env=args.env))
-        peer_port = harness.free_port()
-        peer_log = Path(tempfile.mkdtemp(prefix="bench-rowlock-")) / "rowlock.log"
-        stack.enter_context(
-            harness.server_process(
-                [
-                    sys.executable,
-                    str(harness.ROOT / "bench/peers/rowlock.py"),
-                    "--database-url",
-                    peer_db,
-                    "--port",
-                    str(peer_port),
-                    "--pool",
-                    str(args.peer_pool),
-                ],
-                f"http://127.0.0.1:{peer_port}/healthz",
-                peer_log,
-            )
-        )
+        ours_db, peer_db, system, peer_url = both_sides(stack, args)
         tickets = event_store_reader(ours_db)
         stack.callback(tickets.close)
         for round_number in range(1, args.rounds + 1):
@@ -328,7 +306,7 @@ def sellout(args: argparse.Namespace) -> int:
             )
             peer = rowlock.add_ticket_type(peer_db, args.stock)
             answers, seconds = asyncio.run(
-                buy_all(f"http://127.0.0.1:{peer_port}", peer["event_id"], peer["id"],
+                buy_all(peer_url, peer["event_id"], peer["id"],
                         args.buyers, args.concurrency)
             )  # fmt: skip
             ok &= check_sellout(

@@ -16,8 +16,8 @@ and prints events per second for each. Reproduce with:
     .venv/bin/python bench/replay.py                  # 1,000,000 events
     .venv/bin/python bench/replay.py --events 100000  # a quicker look
 
-TEST_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test) names the server; the
-benchmark creates its own database there and drops it afterwards unless --keep is given.
+TEST_DATABASE_URL names the PostgreSQL server (bench/harness.py); the benchmark creates its
+own database there and drops it afterwards.
 """
 
 from __future__ import annotations
@@ -26,18 +26,14 @@ import argparse
 import os
 import sys
 import time
-import uuid
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest.mock import patch
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import harness
 from domain.concert import ConcertStatus
 from domain.money import Money
 from domain.order import Order
@@ -49,26 +45,6 @@ from services.payments.application import OrderPlacement
 EVENTS_PER_ORDER = 6  # Reserved + Confirmed/Released; Placed, Held, PaymentAttached, Paid/Failed
 ORDERS_PER_TICKET_TYPE = 2000
 BATCH = 500  # orders per save
-
-
-def create_database(server_url: str) -> str:
-    parts = urlsplit(server_url)
-    name = f"bench_replay_{uuid.uuid4().hex[:8]}"
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def drop_database(url: str) -> None:
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(parts.path.lstrip("/"))
-            )
-        )
 
 
 def fill(sources: EventSources, target_events: int) -> int:
@@ -146,13 +122,15 @@ def timed(label: str, body) -> tuple[str, int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
         "--skip-gc-baseline", action="store_true", help="skip the replay with the collector on"
     )
     args = parser.parse_args()
-    server = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    url = create_database(server)
+    with harness.fresh_database("bench_replay") as url:
+        measure(url, args)
+
+
+def measure(url: str, args: argparse.Namespace) -> None:
     settings = Settings(database_url=url, ticketing_data_dir=Path(".data/bench"))
     sources = EventSources.open(settings)
     try:
@@ -189,10 +167,6 @@ def main() -> None:
         print(f"reproduce: .venv/bin/python bench/replay.py --events {args.events}")
     finally:
         sources.close()
-        if args.keep:
-            print(f"kept {url}")
-        else:
-            drop_database(url)
 
 
 if __name__ == "__main__":
