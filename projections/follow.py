@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from typing import Protocol
 from uuid import UUID
@@ -18,6 +19,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 RELAY_QUEUE_SIZE = 10_000
+GATHER_SECONDS = 0.01  # how long a batch keeps gathering after its first notification
 
 
 class Follower(Protocol):
@@ -89,9 +91,16 @@ class SubscriptionFollower:
             if self.error is not None:
                 raise self.error from None
             return []
+        # Gather what arrives in the next few milliseconds too: under a rush one batch then
+        # re-renders a concert's documents once for many holds, not once per commit.
+        deadline = time.monotonic() + GATHER_SECONDS
         while len(batch) < limit:
+            remaining = deadline - time.monotonic()
             try:
-                batch.append(self.queue.get_nowait())
+                if remaining > 0:
+                    batch.append(self.queue.get(timeout=remaining))
+                else:
+                    batch.append(self.queue.get_nowait())
             except queue.Empty:
                 break
         return batch
