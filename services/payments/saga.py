@@ -23,7 +23,7 @@ from domain.errors import (
     SoldOutError,
     TicketingError,
 )
-from domain.order import OrderStatus, check_email, check_phone_number, check_quantity
+from domain.order import Order, OrderStatus, check_email, check_phone_number, check_quantity
 from services.common.errors import ServiceError
 from services.payments.application import OrderPlacement
 from services.payments.order_writer import OrderView, OrderWriter
@@ -115,26 +115,45 @@ class OrderSaga:
         return view
 
     async def _hold_tickets(self, view: OrderView) -> OrderView:
+        """Hold the tickets and open the payment, then record both in one save.
+
+        If the provider cannot be reached, the hold alone is recorded and the caller is told
+        to retry; a crash before the save leaves a placed order, whose hold the expiry sweep
+        gives back (and a retry with the same key finds the hold and the payment again).
+        """
         expires_at = view.placed_at + self.hold
         try:
             await self.tickets.reserve(view.ticket_id, view.id, view.quantity, expires_at)
         except (SoldOutError, NotOnSaleError) as refused:
             reason = "sold_out" if isinstance(refused, SoldOutError) else "not_on_sale"
             return await self.writer.update(view.id, lambda o: o.reject(reason))
-        return await self.writer.update(view.id, lambda o: o.mark_held(expires_at))
+        try:
+            payment = await self._create_payment(view)
+        except ProviderDownError:
+            await self.writer.update(view.id, lambda o: o.mark_held(expires_at))
+            raise
+
+        def held_with_payment(order: Order) -> None:
+            order.mark_held(expires_at)
+            order.attach_payment(payment.payment_ref, payment.checkout_url)
+
+        return await self.writer.update(view.id, held_with_payment)
 
     async def _open_payment(self, view: OrderView) -> OrderView:
+        payment = await self._create_payment(view)
+        return await self.writer.update(
+            view.id, lambda o: o.attach_payment(payment.payment_ref, payment.checkout_url)
+        )
+
+    async def _create_payment(self, view: OrderView) -> ProviderPayment:
         try:
-            payment = await self.provider.create_payment(
+            return await self.provider.create_payment(
                 str(view.id), view.total_amount, f"{view.quantity} ticket(s)", view.email
             )
         except ProviderUnavailableError as error:
             raise ProviderDownError(
                 "the payment provider is unavailable; retry with the same Idempotency-Key"
             ) from error
-        return await self.writer.update(
-            view.id, lambda o: o.attach_payment(payment.payment_ref, payment.checkout_url)
-        )
 
     # -- payment outcomes ---------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from protos.ticketing.v1 import (
 )
 from services.common.database import PostgresDatabase
 from services.common.protobuf import timestamp
+from services.payments.providers.fake import FakePaymentProvider
 from services.payments.providers.sandbox import SandboxProvider
 from services.payments.providers.sandbox_store import SandboxStore
 from services.payments.server import build_payments_service
@@ -425,3 +426,39 @@ async def test_concurrent_orders_are_saved_several_to_a_transaction(system):
     # Each order was written three times (placed, held, payment attached): 120 commands.
     assert writer.batches_saved < 120
     assert (await system.ticket(ticket)).held == 40
+
+
+async def test_a_provider_that_is_down_keeps_the_hold_and_a_retry_opens_the_payment(
+    settings, clock
+):
+    tickets = await start_tickets(settings, clock)
+    provider = FakePaymentProvider()
+    payments = build_payments_service(
+        settings, "127.0.0.1:0", provider=provider, clock=clock, sweep_interval=3600
+    )
+    await payments.service.start()
+    system = System(settings, clock, tickets, payments, "http://127.0.0.1:9", provider)
+    try:
+        concert, ticket = await system.concert_on_sale(stock=10)
+        provider.unavailable = True
+        down = await refused(system.place(concert, ticket, quantity=2, key="key-provider-down"))
+        assert down.code() == grpc.StatusCode.UNAVAILABLE
+        assert "retry with the same Idempotency-Key" in down.details()
+        assert (await system.ticket(ticket)).held == 2  # the hold is recorded, not lost
+        order_id = order_id_for("key-provider-down", "fan@example.com")
+        recorded = payments.orders.repository.event_store.get(order_id)
+        assert [type(event).__name__ for event in recorded] == ["Placed", "Held"]
+
+        provider.unavailable = False
+        again = await system.place(concert, ticket, quantity=2, key="key-provider-down")
+        assert not again.created
+        assert again.order.status == payments_pb2.ORDER_STATUS_PENDING
+        assert again.order.payment.payment_ref in provider.payments
+        assert (await system.ticket(ticket)).held == 2  # one hold, not two
+        stored = payments.orders.repository.event_store.get(uuid.UUID(again.order.id))
+        history = [type(event).__name__ for event in stored]
+        assert history == ["Placed", "Held", "PaymentAttached"]
+    finally:
+        await system.close()
+        await payments.service.stop(grace=1)
+        await tickets.service.stop(grace=1)
