@@ -53,12 +53,14 @@ async def catch_up(
     *,
     require_current: bool = True,
     progress: Progress | None = None,
+    stop: int | None = None,
 ) -> int:
-    """Apply the projector's log from generation's position to its end; return the position."""
+    """Apply the projector's log from generation's position to its end (or to notification
+    id stop, inclusive); return the position."""
     position = await position_of(projector.redis, generation, projector.log)
-    while True:
+    while stop is None or position < stop:
         notifications = await asyncio.to_thread(
-            projector.app.notification_log.select, position + 1, PAGE
+            projector.app.notification_log.select, position + 1, PAGE, stop
         )
         if notifications:
             batch = await asyncio.to_thread(projector.digest, notifications)

@@ -12,6 +12,7 @@ import pytest
 from psycopg import sql
 
 from services.common.settings import postgres_env
+from tests.integration.notifications_helpers import SmtpServer
 
 DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ticketing_test"
 
@@ -80,3 +81,12 @@ def a_database_of_its_own(database_url: str) -> Iterator[str]:
     yield urlunsplit(parts._replace(path=f"/{name}"))
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on a free port, keeping what it receives."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

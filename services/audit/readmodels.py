@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from projections.keys import PAYMENTS_LOG, TICKETS_LOG, Generation, Keyspace
 from projections.projectors import CatalogueProjector, Projector, SalesProjector
-from projections.rebuild import PAGE, delete_generation
+from projections.rebuild import catch_up, delete_generation
 from projections.store import position_of
 from services.audit.sources import EventSources
 from services.audit.verify import Violation
@@ -53,7 +53,7 @@ async def compare_read_models(
         for _ in range(ATTEMPTS):
             positions = {log: await position_of(redis, live, log) for log in projectors}
             for log, projector in projectors.items():
-                await advance(projector, scratch, positions[log])
+                await catch_up(projector, scratch, require_current=False, stop=positions[log])
             snapshot = await read_generation(redis, live, projectors)
             if snapshot["positions"] == positions:
                 break
@@ -68,20 +68,6 @@ async def compare_read_models(
         return f"checked {len(snapshot['values'])} keys at positions {at}", violations
     finally:
         await delete_generation(redis, scratch)
-
-
-async def advance(projector: Projector, generation: Generation, stop: int) -> None:
-    """Apply the projector's log to generation up to notification id stop, inclusive."""
-    position = await position_of(projector.redis, generation, projector.log)
-    while position < stop:
-        notifications = await asyncio.to_thread(
-            projector.app.notification_log.select, position + 1, PAGE, stop
-        )
-        if not notifications:
-            return
-        batch = await asyncio.to_thread(projector.digest, notifications)
-        await projector.apply(generation, batch, require_current=False)
-        position = notifications[-1].id
 
 
 async def read_generation(

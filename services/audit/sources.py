@@ -6,7 +6,7 @@ the events), never through the services' gRPC APIs, so what is checked is what w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -57,12 +57,6 @@ class EventSources:
     def head(self, log: str) -> int:
         """The log's last notification id (0 when empty)."""
         return self.logs[log].recorder.max_notification_id() or 0
-
-    def read(
-        self, log: str, start: int, limit: int = PAGE, stop: int | None = None
-    ) -> Sequence[Any]:
-        """Up to limit notifications of log from id start (inclusive) to stop (inclusive)."""
-        return self.logs[log].notification_log.select(start, min(limit, PAGE), stop=stop)
 
     def decode(self, log: str, notification: Any) -> AuditEvent:
         """A notification of log as the auditor's event."""

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from services.audit.records import audit_event
 from services.audit.sources import PAYMENTS_LOG, TICKETS_LOG, EventSources
 from services.common.application import utc_now
 
@@ -403,6 +402,3 @@ def replay_and_check(
     replay = Replay(sources, now=now or utc_now(), grace=grace, progress=progress)
     replay.run(stops)
     return replay
-
-
-__all__ = ["Replay", "Report", "Violation", "audit_event", "replay_and_check"]

@@ -27,7 +27,6 @@ from tests.integration.notifications_helpers import (
     AMQP_URL,
     Harness,
     Shop,
-    SmtpServer,
     a_free_port,
     delete_topology,
     eventually,
@@ -36,14 +35,6 @@ from tests.integration.notifications_helpers import (
 
 SECRET = "order-token-secret-for-the-separate-processes"
 INTERNAL = "internal-secret-for-the-separate-processes-test"
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

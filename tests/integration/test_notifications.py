@@ -13,20 +13,11 @@ from services.payments.order_token import order_token
 from tests.integration.notifications_helpers import (
     SECRET,
     Harness,
-    SmtpServer,
     dead_letters,
     delete_topology,
     eventually,
     ready_messages,
 )
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

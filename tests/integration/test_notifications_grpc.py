@@ -11,18 +11,9 @@ from protos.ticketing.v1 import notifications_pb2, notifications_pb2_grpc
 from tests.integration.grpc_helpers import as_caller
 from tests.integration.notifications_helpers import (
     Harness,
-    SmtpServer,
     delete_topology,
     eventually,
 )
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
