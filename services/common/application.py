@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -26,6 +27,8 @@ DEFAULT_CONFLICT_RETRIES = 30
 DEFAULT_SNAPSHOT_INTERVAL = 1000
 # Loads of one aggregate take turns (a lock per stripe of ids): see TicketingApplication.load.
 LOAD_LOCK_STRIPES = 64
+# close() waits this long for reads still running in worker threads (TicketingApplication.close).
+CLOSE_GRACE_SECONDS = 10.0
 
 
 def utc_now() -> datetime:
@@ -113,6 +116,18 @@ class TicketingApplication(Application[UUID]):
         with contextlib.suppress(IntegrityError):
             self.snapshots.put([Snapshot.take(aggregate)])
 
+    def close(self) -> None:
+        """Close the store once no worker thread is still using one of its connections.
+
+        A coroutine awaiting asyncio.to_thread(app.recorder...) can be cancelled, but its
+        thread runs on; closing the SQLite pool then closes a connection under a statement
+        another thread is stepping, and CPython 3.11's sqlite3 crashes the process
+        (seen in CI). PostgreSQL's pool closes in-use connections only when they come back,
+        so it has nothing to wait for here.
+        """
+        self.closing.set()
+        close_when_idle(self, CLOSE_GRACE_SECONDS)
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         register_domain_transcodings(transcoder)
@@ -137,3 +152,26 @@ class TicketingApplication(Application[UUID]):
         if not isinstance(aggregate, kind) or getattr(aggregate, "deleted", False):
             raise NotFoundError(f"{kind.__name__} {aggregate_id} not found")
         return aggregate
+
+
+def close_when_idle(app: Application[UUID], grace: float) -> None:
+    """Close app's stores once none of its connections is in use, waiting up to grace seconds.
+
+    Only the library's own pool (SQLite's) counts its connections in use. While waiting, it
+    holds the pool's turnstile (the semaphore every get_connection passes), so no new read
+    starts; reads in flight finish on open connections. Other pools close at once.
+    """
+    pool = getattr(getattr(app.recorder, "datastore", None), "pool", None)
+    turnstile = getattr(pool, "_get_semaphore", None)
+    if pool is None or turnstile is None or not hasattr(pool, "num_in_use") or pool.closed:
+        app.factory.close()
+        return
+    deadline = time.monotonic() + grace
+    admitted = turnstile.acquire(timeout=grace)
+    try:
+        while pool.num_in_use and time.monotonic() < deadline:
+            time.sleep(0.005)
+        app.factory.close()
+    finally:
+        if admitted:
+            turnstile.release()

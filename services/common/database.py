@@ -157,7 +157,10 @@ class SqliteDatabase(Database):
             cursor.execute("COMMIT")
 
     def close(self) -> None:
-        self.connection.close()
+        # After any transaction a worker thread is still running: closing under a running
+        # statement crashes CPython 3.11's sqlite3 (see TicketingApplication.close).
+        with self.lock:
+            self.connection.close()
 
 
 def open_database(settings: Settings, name: str) -> Database:
