@@ -45,7 +45,7 @@ from services.common.settings import Settings
 from services.tickets.application import Tickets
 
 AMPLE_STOCK = 10_000_000
-PROFILED = ("gateway", "payments", "tickets", "sandbox")
+PROFILED = ("gateway", "payments", "tickets", "sandbox", "projections")
 
 
 def sent_order_ids(run: str, sent_by_thread: dict[str, int]) -> set[UUID]:

@@ -268,6 +268,7 @@ def profiling(pids: dict[str, int], folder: Path, seconds: float) -> Iterator[No
                 "--pid",
                 str(pid),
                 "--nonblocking",
+                *os.environ.get("BENCH_PY_SPY_ARGS", "").split(),
                 "--duration",
                 str(int(seconds)),
                 "--format",

@@ -14,7 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.common.errors import REASON_KEY, status_for
-from services.common.identity import CURRENT_IDENTITY, METADATA_KEY, verify_identity
+from services.common.identity import CURRENT_IDENTITY, METADATA_KEY, verify_identity_cached
 from services.common.logs import REQUEST_ID, REQUEST_ID_HEADER, SERVICE
 from services.common.metrics import GRPC_LATENCY, GRPC_REQUESTS
 
@@ -61,7 +61,7 @@ class CallContextInterceptor(grpc.aio.ServerInterceptor):
                     code = grpc.StatusCode.DEADLINE_EXCEEDED
                     await context.abort(code, "deadline passed")
                 sent = metadata.get(METADATA_KEY)
-                CURRENT_IDENTITY.set(verify_identity(sent, secret) if sent else None)
+                CURRENT_IDENTITY.set(verify_identity_cached(sent, secret) if sent else None)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 code = aborted_code(context, code)

@@ -18,6 +18,7 @@ from services.payments.saga import OrderSaga
 log = logging.getLogger(__name__)
 
 ENDED = {"Order.Rejected", "Order.Paid", "Order.Failed", "Order.Expired", "Order.Refunded"}
+DEADLINES = {"Order.Placed", "Order.Held"}
 PAGE = 1000
 
 
@@ -36,7 +37,11 @@ class OpenOrders:
             notifications = self.orders.notification_log.select(self.position + 1, PAGE)
             for notification in notifications:
                 self.position = notification.id
-                self._follow(self.orders.mapper.to_domain_event(notification))
+                name = notification.topic.rpartition(":")[2]
+                if name in ENDED:  # the event's name says all: no need to decode it
+                    self.deadlines.pop(notification.originator_id, None)  # type: ignore[arg-type]
+                elif name in DEADLINES:
+                    self._follow(self.orders.mapper.to_domain_event(notification))
             if len(notifications) < PAGE:
                 return
 

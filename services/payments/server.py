@@ -61,8 +61,9 @@ def build_payments_service(
     tickets = RoutedStub(
         tickets_pb2_grpc.TicketsServiceStub, settings.tickets_replicas(), CHANNEL_OPTIONS
     )
+    sandbox = None
     if provider is None:
-        provider = SandboxProvider(
+        provider = sandbox = SandboxProvider(
             settings.ticketing_sandbox_url, settings.secret("sandbox_webhook")
         )
     hold = timedelta(seconds=settings.ticketing_hold_seconds)
@@ -80,6 +81,8 @@ def build_payments_service(
         await sweeper.stop()
         await writer.close()
         await tickets.close()
+        if sandbox is not None:
+            await sandbox.aclose()
         orders.close()
 
     service.on_stop.append(close)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +22,13 @@ from services.common.logs import request_id_metadata
 from services.common.protobuf import parse_money, timestamp
 
 CALL_TIMEOUT_SECONDS = 5.0
+# How long a ticket type's price and concert, as read for one order, serve the next orders.
+# In a rush every order asked the tickets service the same question: one call per ticket
+# type per interval now answers them all. The hold itself is always decided by the tickets
+# service on its current state; only the unit price an order records can be this much older
+# than an admin's price change (as if the buyer had clicked that much earlier).
+TICKET_TYPE_CACHE_SECONDS = 1.0
+MAX_CACHED_TICKET_TYPES = 10_000
 PAYMENTS = Identity("payments", "service", "payments")
 
 # The tickets service's refusals, read back as the domain errors they came from.
@@ -54,13 +64,44 @@ class TicketTypeInfo:
 class TicketsClient:
     """Calls the tickets service as the payments service, with deadlines."""
 
-    def __init__(self, stub: Any, secret: bytes) -> None:
+    def __init__(
+        self,
+        stub: Any,
+        secret: bytes,
+        cache_seconds: float = TICKET_TYPE_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """stub: a TicketsServiceStub, or a RoutedStub over several tickets replicas."""
         self.stub = stub
         self.secret = secret
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        # ticket type id -> (when read, the answer in flight or read)
+        self._ticket_types: dict[UUID, tuple[float, asyncio.Future[TicketTypeInfo]]] = {}
 
     async def ticket_type(self, ticket_type_id: UUID) -> TicketTypeInfo:
-        """The ticket type's price and concert."""
+        """The ticket type's price and concert, as read at most cache_seconds ago.
+
+        Concurrent callers share one call; a failed call is not remembered.
+        """
+        now = self.clock()
+        known = self._ticket_types.get(ticket_type_id)
+        if known is not None and now - known[0] <= self.cache_seconds:
+            return await asyncio.shield(known[1])
+        if len(self._ticket_types) >= MAX_CACHED_TICKET_TYPES:
+            self._ticket_types.clear()
+        answer = asyncio.ensure_future(self._read_ticket_type(ticket_type_id))
+        self._ticket_types[ticket_type_id] = (now, answer)
+        answer.add_done_callback(partial(self._forget_failure, ticket_type_id))
+        return await asyncio.shield(answer)
+
+    def _forget_failure(self, ticket_type_id: UUID, answer: asyncio.Future[TicketTypeInfo]) -> None:
+        if answer.cancelled() or answer.exception() is not None:
+            known = self._ticket_types.get(ticket_type_id)
+            if known is not None and known[1] is answer:
+                del self._ticket_types[ticket_type_id]
+
+    async def _read_ticket_type(self, ticket_type_id: UUID) -> TicketTypeInfo:
         message = await self._call(
             self.stub.GetTicketType,
             tickets_pb2.GetTicketTypeRequest(ticket_type_id=str(ticket_type_id)),

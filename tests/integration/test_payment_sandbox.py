@@ -506,8 +506,9 @@ async def test_deliveries_pending_when_the_sandbox_stops_are_delivered_after_it_
         receiver.default_answer = 503
         with running_sandbox(store, receiver.url, tmp_path) as base_url:
             async with httpx.AsyncClient(base_url=base_url) as http:
-                provider = SandboxProvider(base_url, SECRET.encode(), http)
+                provider = SandboxProvider(base_url, SECRET.encode())
                 payment = await provider.create_payment(an_order(), PRICE, DESCRIPTION, "a@b.c")
+                await provider.aclose()
                 path = f"/sandbox/payments/{payment.payment_ref}/complete"
                 await http.post(path, json={"outcome": "succeeded"})
             await eventually(lambda: receiver.for_payment(payment.payment_ref))
@@ -648,8 +649,9 @@ async def test_ticketing_sandbox_serves_the_sandbox_as_its_own_process(receiver,
                 assert time.monotonic() < deadline, "ticketing-sandbox did not start"
                 await asyncio.sleep(0.1)
             secret = Settings(ticketing_data_dir=tmp_path / "data").secret("sandbox_webhook")
-            provider = SandboxProvider(base_url, secret, http)
+            provider = SandboxProvider(base_url, secret)
             payment = await provider.create_payment(an_order(), PRICE, DESCRIPTION, "a@b.c")
+            await provider.aclose()
             assert payment.checkout_url.startswith(f"{base_url}/sandbox/checkout/sbx_")
             await http.post(
                 f"/sandbox/payments/{payment.payment_ref}/complete", json={"outcome": "succeeded"}
