@@ -21,6 +21,7 @@ from query_api.admin import admin_read_router
 from query_api.hot import HotReads
 from query_api.public import public_router
 from services.common.http_problems import install_problem_handlers
+from services.common.metrics import FASTAPI_TELEMETRY_OFF
 from services.common.readiness import dependency_problems
 from services.common.settings import Settings
 from services.payments.providers.sandbox import SandboxProvider
@@ -71,7 +72,9 @@ def create_app(settings: Settings) -> FastAPI:
                 await asyncio.to_thread(app.state.audit.close)
             await redis.aclose()
 
-    app = FastAPI(title="Ticketing", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Ticketing", version="0.1.0", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY_OFF
+    )
     install_problem_handlers(app)
     # Inside the request context (ids, access log, metrics), in front of the routes.
     app.add_middleware(HotReads, redis=redis, namespace=settings.ticketing_redis_namespace)

@@ -20,13 +20,13 @@ from query_api.hot import HotReads
 from query_api.public import public_router
 from services.common.http_problems import install_problem_handlers
 from services.common.logs import setup_logging
-from services.common.metrics import serve_metrics
+from services.common.metrics import FASTAPI_TELEMETRY_OFF, serve_metrics
 from services.common.settings import Settings
 
 
 def create_query_app(settings: Settings, redis: Redis, token_keys: Any) -> FastAPI:
     """The read-only app: browsing, admin reads and insights; token_keys verifies bearers."""
-    app = FastAPI(title="Ticketing read API", version="0.1.0")
+    app = FastAPI(title="Ticketing read API", version="0.1.0", telemetry=FASTAPI_TELEMETRY_OFF)
     app.state.token_keys = token_keys
     install_problem_handlers(app)
     namespace = settings.ticketing_redis_namespace

@@ -126,7 +126,12 @@ def create_app(database_url: str, pool_size: int) -> FastAPI:
         finally:
             await pool.close()
 
-    app = FastAPI(title="Row-lock peer", lifespan=lifespan)
+    # The same FastAPI settings as our apps (services/common/metrics.py): no OpenTelemetry hooks.
+    app = FastAPI(
+        title="Row-lock peer",
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     install_problem_handlers(app)
 
     @app.get("/healthz")

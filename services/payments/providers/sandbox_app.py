@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.money import Money
+from services.common.metrics import FASTAPI_TELEMETRY_OFF
 from services.common.settings import Settings
 from services.payments.providers.base import (
     InvalidPaymentStateError,
@@ -493,7 +494,12 @@ def create_sandbox_app(
         finally:
             await worker.stop()
 
-    app = FastAPI(title="Payment sandbox", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Payment sandbox",
+        version="0.1.0",
+        lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY_OFF,
+    )
     app.state.webhook_worker = worker
     app.include_router(sandbox_router(store, settings.ticketing_public_url, worker.wake))
 
