@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
 from fastapi import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.logs import REQUEST_ID, REQUEST_ID_HEADER, SERVICE, accepted_request_id
@@ -80,5 +81,9 @@ def route_of(scope: Scope) -> str:
 
 
 async def metrics_page() -> Response:
-    """Prometheus metrics of this process, in the text exposition format."""
+    """Prometheus metrics of this process (of all workers, if several), as text."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -229,6 +230,7 @@ def main() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop_event.set)
+        gc.freeze()  # start-up's objects out of the collector's way (as in GrpcService)
         try:
             await run_projections(settings, redis, stop_event)
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -155,6 +156,10 @@ class GrpcService:
         """Start, then stop gracefully on SIGTERM or SIGINT."""
         await self.start()
         log.info("%s serving on port %d", self.name, self.port)
+        # What start-up built lives as long as the process: keep it out of the collector's
+        # way, so a full collection under load walks only what calls allocate (a full walk
+        # of everything imported showed as 100 ms stalls at the 99th percentile).
+        gc.freeze()
         stopped = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

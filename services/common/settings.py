@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # Logs: JSON lines or text (unset: text on a terminal, JSON otherwise), and the least level.
     ticketing_log_format: Literal["json", "text"] | None = None
     ticketing_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # Gateway worker processes sharing its port (needs REDIS_URL: the read models must be shared).
+    # On one machine they spread the public HTTP work over its cores; in Kubernetes, scale pods.
+    ticketing_gateway_workers: int = Field(default=1, ge=1, le=64)
     # Where a process without an HTTP port of its own serves Prometheus /metrics (unset: none).
     ticketing_metrics_port: int | None = Field(default=None, ge=1, le=65535)
 

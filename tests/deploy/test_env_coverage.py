@@ -15,6 +15,8 @@ from tests.deploy.artifacts import PROCESSES, base, compose, of_kind
 DEFAULTED = {
     "TICKETING_TICKETS_REPLICAS": "unset: one tickets Service address; set it to the pods of a "
     "tickets StatefulSet to route each ticket type to one replica (k8s/README.md)",
+    "TICKETING_GATEWAY_WORKERS": "1: in compose and Kubernetes the gateway scales by replicas "
+    "(the HPA); several workers behind one port are for one machine (make run, the benchmarks)",
     "TICKETING_AMQP_PREFIX": "empty: the broker (or its vhost) belongs to one installation; "
     "only tests share a broker and need a prefix",
 }

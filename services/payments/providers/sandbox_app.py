@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import time
@@ -489,6 +490,7 @@ def create_sandbox_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(store.migrate)
         await worker.start()
+        gc.freeze()  # start-up's objects out of the collector's way (as in GrpcService)
         try:
             yield
         finally:
