@@ -27,6 +27,7 @@ from projections.keys import Generation, Keyspace
 from projections.projectors import CatalogueProjector, Projector, SalesProjector
 from projections.store import GenerationChangedError, position_of
 from projections.windows import rerender_due_windows
+from services.common import loop
 from services.common.application import utc_now
 from services.common.logs import setup_logging
 from services.common.metrics import (
@@ -236,4 +237,4 @@ def main() -> None:
         finally:
             await redis.aclose()
 
-    asyncio.run(serve())
+    loop.run(serve())

@@ -19,6 +19,7 @@ from datetime import timedelta
 from functools import partial
 
 from protos.ticketing.v1 import notifications_pb2_grpc
+from services.common import loop
 from services.common.database import Database, open_database
 from services.common.grpc_server import GrpcService
 from services.common.logs import setup_logging
@@ -198,4 +199,4 @@ def run(settings: Settings, *, relay: bool, consumer: bool) -> None:
     except ValueError as error:
         print(f"notifications: {error}", file=sys.stderr)
         sys.exit(2)
-    asyncio.run(serve(settings, relay=relay, consumer=consumer))
+    loop.run(serve(settings, relay=relay, consumer=consumer))

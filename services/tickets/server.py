@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from protos.ticketing.v1 import tickets_pb2_grpc
+from services.common import loop
 from services.common.application import utc_now
 from services.common.grpc_server import GrpcService
 from services.common.logs import setup_logging
@@ -69,4 +69,4 @@ def main() -> None:
         )
         await process.service.serve_until_signalled()
 
-    asyncio.run(serve())
+    loop.run(serve())

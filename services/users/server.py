@@ -6,6 +6,7 @@ import asyncio
 from functools import partial
 
 from protos.ticketing.v1 import users_pb2_grpc
+from services.common import loop
 from services.common.database import open_database
 from services.common.grpc_server import GrpcService
 from services.common.logs import setup_logging
@@ -59,7 +60,7 @@ def main() -> None:
         )
         await service.serve_until_signalled()
 
-    asyncio.run(serve())
+    loop.run(serve())
 
 
 if __name__ == "__main__":
