@@ -47,7 +47,16 @@ def owner(addresses: Sequence[str], key: str) -> str:
 # Calls that may be sent again to another replica after UNAVAILABLE: reads, and the inventory
 # commands, which are idempotent per order id. The others are not retried elsewhere.
 RETRYABLE_ELSEWHERE = frozenset(
-    {"GetConcert", "GetTicketType", "Reserve", "Confirm", "Release", "Expire", "Refund"}
+    {
+        "GetConcert",
+        "GetTicketType",
+        "Reserve",
+        "ReserveBatch",
+        "Confirm",
+        "Release",
+        "Expire",
+        "Refund",
+    }
 )
 KEY_FIELDS = ("ticket_type_id", "concert_id")
 

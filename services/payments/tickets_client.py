@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from domain.money import Money
 from protos.ticketing.v1 import tickets_pb2
 from services.common.errors import REASON_KEY, ServiceError
 from services.common.identity import Identity, identity_metadata
-from services.common.logs import request_id_metadata
+from services.common.logs import REQUEST_ID, request_id_metadata
 from services.common.protobuf import parse_money, timestamp
 
 CALL_TIMEOUT_SECONDS = 5.0
@@ -29,6 +30,7 @@ CALL_TIMEOUT_SECONDS = 5.0
 # than an admin's price change (as if the buyer had clicked that much earlier).
 TICKET_TYPE_CACHE_SECONDS = 1.0
 MAX_CACHED_TICKET_TYPES = 10_000
+MAX_HOLDS_PER_CALL = 500  # the tickets service takes up to 1,000
 PAYMENTS = Identity("payments", "service", "payments")
 
 # The tickets service's refusals, read back as the domain errors they came from.
@@ -48,6 +50,14 @@ class TicketsUnavailableError(ServiceError):
 
     def __init__(self, message: str) -> None:
         super().__init__(grpc.StatusCode.UNAVAILABLE, "tickets_unavailable", message)
+
+
+@dataclass(frozen=True)
+class _QueuedHold:
+    order_id: str
+    quantity: int
+    expires_at: datetime
+    answer: asyncio.Future[None]
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,9 @@ class TicketsClient:
         self.clock = clock
         # ticket type id -> (when read, the answer in flight or read)
         self._ticket_types: dict[UUID, tuple[float, asyncio.Future[TicketTypeInfo]]] = {}
+        # Holds waiting for the next ReserveBatch call, and the task sending them, per type.
+        self._holds: dict[UUID, list[_QueuedHold]] = {}
+        self._senders: dict[UUID, asyncio.Task[None]] = {}
 
     async def ticket_type(self, ticket_type_id: UUID) -> TicketTypeInfo:
         """The ticket type's price and concert, as read at most cache_seconds ago.
@@ -117,16 +130,76 @@ class TicketsClient:
     async def reserve(
         self, ticket_type_id: UUID, order_id: UUID, quantity: int, expires_at: datetime
     ) -> None:
-        """Hold tickets for the order until expires_at (a repeat changes nothing)."""
-        await self._call(
-            self.stub.Reserve,
-            tickets_pb2.ReserveRequest(
-                ticket_type_id=str(ticket_type_id),
-                order_id=str(order_id),
-                quantity=quantity,
-                expires_at=timestamp(expires_at),
-            ),
+        """Hold tickets for the order until expires_at (a repeat changes nothing).
+
+        Holds on one ticket type that queue up while a call for it is in flight go together
+        in the next ReserveBatch call; each caller gets its own hold's outcome.
+        """
+        answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._holds.setdefault(ticket_type_id, []).append(
+            _QueuedHold(str(order_id), quantity, expires_at, answer)
         )
+        if ticket_type_id not in self._senders:
+            # A batch serves many requests: its calls carry none of their request ids.
+            context = contextvars.copy_context()
+            context.run(REQUEST_ID.set, None)
+            self._senders[ticket_type_id] = asyncio.create_task(
+                self._send_holds(ticket_type_id), context=context
+            )
+        await answer
+
+    async def _send_holds(self, ticket_type_id: UUID) -> None:
+        batch: list[_QueuedHold] = []
+        try:
+            while queued := self._holds.get(ticket_type_id):
+                batch = queued[:MAX_HOLDS_PER_CALL]
+                del queued[:MAX_HOLDS_PER_CALL]
+                if not queued:
+                    del self._holds[ticket_type_id]
+                await self._send_batch(ticket_type_id, batch)
+        except BaseException as error:  # cancelled (shutdown): nobody may wait forever
+            failure = TicketsUnavailableError(f"the hold was not sent: {error!r}")
+            for hold in [*batch, *self._holds.pop(ticket_type_id, [])]:
+                if not hold.answer.done():
+                    hold.answer.set_exception(failure)
+            raise
+        finally:
+            self._senders.pop(ticket_type_id, None)
+
+    async def _send_batch(self, ticket_type_id: UUID, batch: list[_QueuedHold]) -> None:
+        request = tickets_pb2.ReserveBatchRequest(
+            ticket_type_id=str(ticket_type_id),
+            holds=[
+                tickets_pb2.ReserveItem(
+                    order_id=hold.order_id,
+                    quantity=hold.quantity,
+                    expires_at=timestamp(hold.expires_at),
+                )
+                for hold in batch
+            ],
+        )
+        try:
+            response = await self._call(self.stub.ReserveBatch, request)
+        except Exception as error:  # the call failed as a whole: so did every hold in it
+            for hold in batch:
+                if not hold.answer.done():
+                    hold.answer.set_exception(error)
+            return
+        for hold, outcome in zip(batch, response.outcomes, strict=True):
+            if hold.answer.done():
+                continue  # the caller gave up (deadline, cancellation)
+            if not outcome.reason:
+                hold.answer.set_result(None)
+                continue
+            kind = REASONS.get(outcome.reason)
+            hold.answer.set_exception(
+                kind(outcome.message or outcome.reason)
+                if kind is not None
+                else TicketsUnavailableError(
+                    f"the tickets service could not hold the tickets ({outcome.reason}): "
+                    f"{outcome.message}"
+                )
+            )
 
     async def confirm(self, ticket_type_id: UUID, order_id: UUID) -> None:
         """The order's held tickets are sold."""

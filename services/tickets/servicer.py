@@ -14,7 +14,7 @@ from domain.concert import Concert, ConcertStatus
 from domain.errors import NotFoundError
 from domain.ticket_type import TicketType
 from protos.ticketing.v1 import tickets_pb2, tickets_pb2_grpc
-from services.common.errors import BadRequestError
+from services.common.errors import BadRequestError, status_for
 from services.common.identity import Identity, require_identity
 from services.common.protobuf import money, parse_money, parse_time, parse_uuid, timestamp
 from services.tickets.application import Tickets
@@ -23,6 +23,7 @@ from services.tickets.writer import TicketTypeView, TicketTypeWriters
 ADMINS = ("admin", "superadmin")
 READERS = ("admin", "superadmin", "auditor", "service", "customer")
 INVENTORY = ("service",)
+MAX_RESERVE_BATCH = 1000
 
 STATUS_TO_PROTO = {
     ConcertStatus.ACTIVE: tickets_pb2.CONCERT_STATUS_ACTIVE,
@@ -176,6 +177,37 @@ class TicketsServicer(tickets_pb2_grpc.TicketsServiceServicer):
             ticket_type_id,
             lambda t: t.reserve(order_id, quantity, expires_at, self.tickets.clock()),
         )
+
+    async def ReserveBatch(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        """Each hold decided as Reserve would, all joining the ticket type's next batch."""
+        require_identity(INVENTORY)
+        ticket_type_id = parse_uuid("ticket_type_id", request.ticket_type_id)
+        if not 1 <= len(request.holds) <= MAX_RESERVE_BATCH:
+            raise BadRequestError(f"a batch holds 1 to {MAX_RESERVE_BATCH} reservations")
+        now = self.tickets.clock()
+
+        def decision(item: Any) -> Callable[[TicketType], None]:
+            order_id = str(parse_uuid("order_id", item.order_id))
+            expires_at = parse_time("expires_at", item.expires_at)
+            if expires_at <= now:
+                raise BadRequestError("expires_at must be in the future")
+            quantity = item.quantity
+            return lambda t: t.reserve(order_id, quantity, expires_at, self.tickets.clock())
+
+        async def one(item: Any) -> tickets_pb2.ReserveOutcome:
+            try:
+                await self.writers.submit(ticket_type_id, decision(item))
+            except Exception as error:
+                refused = status_for(error)
+                if refused is None:
+                    raise  # unexpected: the whole call fails (INTERNAL), as Reserve would
+                return tickets_pb2.ReserveOutcome(
+                    order_id=item.order_id, reason=refused.reason, message=str(error)
+                )
+            return tickets_pb2.ReserveOutcome(order_id=item.order_id)
+
+        outcomes = await asyncio.gather(*(one(item) for item in request.holds))
+        return tickets_pb2.ReserveBatchResponse(outcomes=outcomes)
 
     async def Confirm(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self._hold_command(request, lambda t, order: t.confirm(order))

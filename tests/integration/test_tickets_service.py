@@ -14,9 +14,11 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
+from domain.errors import SoldOutError
 from protos.ticketing.v1 import common_pb2, tickets_pb2, tickets_pb2_grpc
 from services.common.identity import Identity, identity_metadata
 from services.common.protobuf import timestamp
+from services.payments.tickets_client import TicketsClient, TicketsUnavailableError
 from services.tickets.server import build_tickets_service
 from tests.integration.grpc_helpers import as_caller, reason_of, service_settings
 
@@ -361,3 +363,106 @@ async def test_the_server_lists_its_services_by_reflection_and_reports_health(ti
     services = await asyncio.to_thread(list_services)
     assert "ticketing.v1.TicketsService" in services
     assert "grpc.health.v1.Health" in services
+
+
+def hold_item(quantity=1, order_id=None, minutes=15):
+    return tickets_pb2.ReserveItem(
+        order_id=order_id or str(uuid.uuid4()),
+        quantity=quantity,
+        expires_at=timestamp(datetime.now(UTC) + timedelta(minutes=minutes)),
+    )
+
+
+async def test_a_batch_of_holds_is_decided_hold_by_hold_and_saved_together(
+    stub, admin, payments, tickets_process
+):
+    _, ticket_type = await a_concert_on_sale(stub, admin, stock=5)
+    repeat = str(uuid.uuid4())
+    items = [
+        hold_item(2, repeat),
+        hold_item(2, repeat),  # the same order again: held once
+        hold_item(3),
+        hold_item(1),  # one more than is left
+        hold_item(1, "not-a-uuid"),
+        hold_item(1, minutes=-1),  # a hold that would already have run out
+        hold_item(0),
+    ]
+    tickets_process.writers.batches_saved = 0
+    answer = await stub.ReserveBatch(
+        tickets_pb2.ReserveBatchRequest(ticket_type_id=ticket_type.id, holds=items),
+        metadata=payments,
+    )
+    assert [o.order_id for o in answer.outcomes] == [i.order_id for i in items]
+    assert [o.reason for o in answer.outcomes] == [
+        "", "", "", "sold_out", "invalid_argument", "invalid_argument", "invalid_argument",
+    ]  # fmt: skip
+    assert "order_id" in answer.outcomes[4].message
+    final = await stub.GetTicketType(
+        tickets_pb2.GetTicketTypeRequest(ticket_type_id=ticket_type.id), metadata=admin
+    )
+    assert (final.held, final.remaining) == (5, 0)
+    assert tickets_process.writers.batches_saved == 1
+
+
+async def test_a_batch_is_refused_whole_when_the_call_itself_is_wrong(
+    stub, admin, payments, settings
+):
+    _, ticket_type = await a_concert_on_sale(stub, admin)
+    batch = tickets_pb2.ReserveBatchRequest(ticket_type_id=ticket_type.id, holds=[hold_item()])
+    error = await refused(stub.ReserveBatch(batch, metadata=admin))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    empty = tickets_pb2.ReserveBatchRequest(ticket_type_id=ticket_type.id)
+    error = await refused(stub.ReserveBatch(empty, metadata=payments))
+    assert (error.code(), reason_of(error)) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "invalid_argument",
+    )
+    unknown = tickets_pb2.ReserveBatchRequest(ticket_type_id=str(uuid.uuid4()), holds=[hold_item()])
+    answer = await stub.ReserveBatch(unknown, metadata=payments)
+    assert [o.reason for o in answer.outcomes] == ["not_found"]
+
+
+async def test_the_payments_client_sends_concurrent_holds_in_few_calls(
+    stub, admin, settings, tickets_process
+):
+    _, ticket_type = await a_concert_on_sale(stub, admin, stock=100)
+    counting = CountingStub(stub)
+    client = TicketsClient(counting, settings.secret("internal"))
+    expires = datetime.now(UTC) + timedelta(minutes=15)
+    ticket_type_id = uuid.UUID(ticket_type.id)
+    outcomes = await asyncio.gather(
+        *(client.reserve(ticket_type_id, uuid.uuid4(), 1, expires) for _ in range(300)),
+        return_exceptions=True,
+    )
+    assert sum(o is None for o in outcomes) == 100
+    assert {type(o) for o in outcomes if o is not None} == {SoldOutError}
+    assert counting.calls < 300 / 5, f"{counting.calls} calls for 300 holds"
+    final = await stub.GetTicketType(
+        tickets_pb2.GetTicketTypeRequest(ticket_type_id=ticket_type.id), metadata=admin
+    )
+    assert (final.held, final.remaining) == (100, 0)
+
+
+async def test_the_payments_client_fails_every_hold_of_a_call_that_failed(admin, settings):
+    client = TicketsClient(
+        tickets_pb2_grpc.TicketsServiceStub(grpc.aio.insecure_channel("127.0.0.1:9")),
+        settings.secret("internal"),
+    )
+    expires = datetime.now(UTC) + timedelta(minutes=15)
+    outcomes = await asyncio.gather(
+        *(client.reserve(uuid.uuid4(), uuid.uuid4(), 1, expires) for _ in range(3)),
+        return_exceptions=True,
+    )
+    assert {type(o) for o in outcomes} == {TicketsUnavailableError}
+
+
+class CountingStub:
+    """A tickets stub that counts the ReserveBatch calls it forwards."""
+
+    def __init__(self, stub) -> None:
+        self.stub = stub
+        self.calls = 0
+
+    async def ReserveBatch(self, request, **kwargs):  # noqa: N802 (gRPC's name)
+        self.calls += 1
+        return await self.stub.ReserveBatch(request, **kwargs)

@@ -172,6 +172,40 @@ class ReserveRequest(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     def __init__(self, ticket_type_id: _Optional[str] = ..., order_id: _Optional[str] = ..., quantity: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class ReserveBatchRequest(_message.Message):
+    __slots__ = ("ticket_type_id", "holds")
+    TICKET_TYPE_ID_FIELD_NUMBER: _ClassVar[int]
+    HOLDS_FIELD_NUMBER: _ClassVar[int]
+    ticket_type_id: str
+    holds: _containers.RepeatedCompositeFieldContainer[ReserveItem]
+    def __init__(self, ticket_type_id: _Optional[str] = ..., holds: _Optional[_Iterable[_Union[ReserveItem, _Mapping]]] = ...) -> None: ...
+
+class ReserveItem(_message.Message):
+    __slots__ = ("order_id", "quantity", "expires_at")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    quantity: int
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., quantity: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReserveBatchResponse(_message.Message):
+    __slots__ = ("outcomes",)
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    outcomes: _containers.RepeatedCompositeFieldContainer[ReserveOutcome]
+    def __init__(self, outcomes: _Optional[_Iterable[_Union[ReserveOutcome, _Mapping]]] = ...) -> None: ...
+
+class ReserveOutcome(_message.Message):
+    __slots__ = ("order_id", "reason", "message")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    reason: str
+    message: str
+    def __init__(self, order_id: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
 class HoldRequest(_message.Message):
     __slots__ = ("ticket_type_id", "order_id")
     TICKET_TYPE_ID_FIELD_NUMBER: _ClassVar[int]

@@ -82,6 +82,11 @@ class TicketsServiceStub:
                 request_serializer=protos_dot_ticketing_dot_v1_dot_tickets__pb2.ReserveRequest.SerializeToString,
                 response_deserializer=protos_dot_ticketing_dot_v1_dot_tickets__pb2.TicketType.FromString,
                 _registered_method=True)
+        self.ReserveBatch = channel.unary_unary(
+                '/ticketing.v1.TicketsService/ReserveBatch',
+                request_serializer=protos_dot_ticketing_dot_v1_dot_tickets__pb2.ReserveBatchRequest.SerializeToString,
+                response_deserializer=protos_dot_ticketing_dot_v1_dot_tickets__pb2.ReserveBatchResponse.FromString,
+                _registered_method=True)
         self.Confirm = channel.unary_unary(
                 '/ticketing.v1.TicketsService/Confirm',
                 request_serializer=protos_dot_ticketing_dot_v1_dot_tickets__pb2.HoldRequest.SerializeToString,
@@ -165,6 +170,15 @@ class TicketsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReserveBatch(self, request, context):
+        """Several holds on one ticket type in one call: each is decided on its own, as by Reserve,
+        and answered by its own outcome. In a rush the payments service sends whatever holds
+        queued up while its previous call was in flight.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Confirm(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -236,6 +250,11 @@ def add_TicketsServiceServicer_to_server(servicer, server):
                     servicer.Reserve,
                     request_deserializer=protos_dot_ticketing_dot_v1_dot_tickets__pb2.ReserveRequest.FromString,
                     response_serializer=protos_dot_ticketing_dot_v1_dot_tickets__pb2.TicketType.SerializeToString,
+            ),
+            'ReserveBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReserveBatch,
+                    request_deserializer=protos_dot_ticketing_dot_v1_dot_tickets__pb2.ReserveBatchRequest.FromString,
+                    response_serializer=protos_dot_ticketing_dot_v1_dot_tickets__pb2.ReserveBatchResponse.SerializeToString,
             ),
             'Confirm': grpc.unary_unary_rpc_method_handler(
                     servicer.Confirm,
@@ -504,6 +523,33 @@ class TicketsService:
             '/ticketing.v1.TicketsService/Reserve',
             protos_dot_ticketing_dot_v1_dot_tickets__pb2.ReserveRequest.SerializeToString,
             protos_dot_ticketing_dot_v1_dot_tickets__pb2.TicketType.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReserveBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ticketing.v1.TicketsService/ReserveBatch',
+            protos_dot_ticketing_dot_v1_dot_tickets__pb2.ReserveBatchRequest.SerializeToString,
+            protos_dot_ticketing_dot_v1_dot_tickets__pb2.ReserveBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
