@@ -186,7 +186,10 @@ def postgres_env(database_url: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "2",
         "POSTGRES_MAX_OVERFLOW": "8",
         "POSTGRES_CONNECT_TIMEOUT": "10",
-        "POSTGRES_PRE_PING": "y",
+        # No "SELECT 1" before each use of a pooled connection: in a rush it was a round
+        # trip per save. A connection that died meanwhile (PostgreSQL restarted) fails its
+        # statement, the pool drops it, and the library's recorders retry on a fresh one.
+        "POSTGRES_PRE_PING": "n",
         # A stuck writer must not hold the table lock for ever.
         "POSTGRES_LOCK_TIMEOUT": "10",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",

@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
+
 from services.common.settings import Settings
 from services.tickets.application import Tickets
 
@@ -85,3 +87,25 @@ def test_close_waits_for_a_read_in_flight_then_refuses_new_ones(tmp_path: Path) 
     assert seen == [1], "the read in flight finished on an open connection"
     assert waited >= 0.2, f"close returned after {waited:.3f}s, before the read finished"
     assert datastore.pool.closed
+
+
+def test_commands_go_on_after_postgresql_drops_every_pooled_connection(fresh_database_url):
+    """No pre-ping: a dead pooled connection fails once, is dropped, and the call is retried."""
+    settings = Settings(database_url=fresh_database_url)
+    app = Tickets(env=settings.event_store_env("tickets"))
+    try:
+        first = app.create_concert("Sauti Sol", "Farewell", "Nairobi", app.clock(), "admin-1")
+        name = fresh_database_url.rsplit("/", 1)[1]
+        with psycopg.connect(fresh_database_url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()) AS terminated",
+                (name,),
+            ).fetchone()
+        assert killed is not None
+        assert killed[0] >= 1, "the pool held no connection to kill"
+        second = app.create_concert("Bien", "Solo", "Mombasa", app.clock(), "admin-1")
+        assert app.get_concert(first).title == "Sauti Sol"
+        assert app.get_concert(second).location == "Mombasa"
+    finally:
+        app.close()
