@@ -148,6 +148,10 @@ async def follow(
             await asyncio.to_thread(follower.close)
 
 
+# How often the lag gauges ask the event store for its newest position while batches flow.
+LAG_MEASURE_SECONDS = 0.25
+
+
 class Lag:
     """How far a projector is behind its log, kept in the projection-lag gauges."""
 
@@ -158,6 +162,7 @@ class Lag:
         self.position = position
         self.reached_the_end = reached_the_end
         self.behind_since: float | None = None
+        self.measured_at = float("-inf")
         self.notifications = PROJECTION_LAG_NOTIFICATIONS.labels(projector.log)
         self.seconds = PROJECTION_LAG_SECONDS.labels(projector.log)
 
@@ -169,11 +174,14 @@ class Lag:
         self.reached_the_end(self.projector.log)
 
     async def applied(self, position: int) -> None:
-        """A batch up to position was applied; measure what remains."""
+        """A batch up to position was applied; measure what remains (at most every interval)."""
         self.position = position
+        now = time.monotonic()
+        if now - self.measured_at < LAG_MEASURE_SECONDS:
+            return  # in a rush batches come every few milliseconds: one query per interval
+        self.measured_at = now
         newest = await asyncio.to_thread(self.projector.app.recorder.max_notification_id)
         remaining = max(0, (newest or 0) - position)
-        now = time.monotonic()
         if remaining == 0:
             self.behind_since = None
         elif self.behind_since is None:
