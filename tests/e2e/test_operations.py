@@ -90,7 +90,7 @@ def test_request_ids_logs_and_metrics_across_the_processes(tmp_path, fresh_datab
         tickets = scrape(metrics_port + 1)
         assert 'ticketing_holds_total{change="placed"} 1.0' in tickets
         assert (
-            'ticketing_grpc_requests_total{code="OK",method="/ticketing.v1.TicketsService/Reserve"}'
+            'ticketing_grpc_requests_total{code="OK",method="/ticketing.v1.TicketsService/ReserveBatch"}'
             in tickets
         )
         payments = scrape(metrics_port + 2)

@@ -24,4 +24,3 @@ def test_a_child_gets_the_priority_it_is_given_or_the_supervisor_says_why_not(ca
         child.wait()
     assert not prioritise("gone", child.pid, 0)
     assert "gone keeps the default priority" in capsys.readouterr().out
-

@@ -142,18 +142,19 @@ class SandboxStore:
         now = self._time(self.clock())
         row = (new_ref("sbx"), order_id, amount.minor, amount.currency, description, email)
         with self.database.transaction() as cursor:
-            cursor.execute(
+            inserted = cursor.execute(
                 f"INSERT INTO sandbox_payments ({PAYMENT_COLUMNS}) "  # noqa: S608
                 "VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, %s) "
-                "ON CONFLICT (order_id) DO NOTHING",
+                f"ON CONFLICT (order_id) DO NOTHING RETURNING {PAYMENT_COLUMNS}",
                 (*row, now, now),
-            )
-            created = cursor.rowcount == 1
-            cursor.execute(
-                f"SELECT {PAYMENT_COLUMNS} FROM sandbox_payments WHERE order_id = %s",  # noqa: S608
-                (order_id,),
-            )
-            payment = self._payment(cursor.fetchone())
+            ).fetchone()
+            created = inserted is not None
+            if inserted is None:  # the order's payment exists already: read it
+                inserted = cursor.execute(
+                    f"SELECT {PAYMENT_COLUMNS} FROM sandbox_payments WHERE order_id = %s",  # noqa: S608
+                    (order_id,),
+                ).fetchone()
+            payment = self._payment(inserted)
         if payment.amount != amount:
             raise InvalidPaymentStateError(
                 f"order {order_id} already has a payment of {payment.amount} "
