@@ -293,14 +293,23 @@ def profiling(pids: dict[str, int], folder: Path, seconds: float) -> Iterator[No
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User + system CPU time each process (and its threads) has used so far."""
+    """User + system CPU time each process, its threads and its live children (a gateway's
+    workers) have used so far."""
     tick = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for name, pid in pids.items():
+    stats: dict[int, list[str]] = {}  # pid -> the fields after the command name
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         with suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            used[name] = (int(fields[11]) + int(fields[12])) / tick
-    return used
+            stats[int(stat.parent.name)] = stat.read_text().rsplit(")", 1)[1].split()
+    children: dict[int, list[int]] = {}
+    for pid, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+
+    def used_by(pid: int) -> float:
+        fields = stats.get(pid)
+        own = (int(fields[11]) + int(fields[12])) / tick if fields else 0.0
+        return own + sum(used_by(child) for child in children.get(pid, []))
+
+    return {name: used_by(pid) for name, pid in pids.items() if pid in stats}
 
 
 def top_frames(raw: Path, count: int = 15) -> list[tuple[float, str]]:
