@@ -145,8 +145,12 @@ def running_system(database_url: str, extra_env: dict[str, str] | None = None) -
         "TICKETING_AMQP_PREFIX": f"bench-{uuid.uuid4().hex[:8]}.",
         "TICKETING_SUPERADMIN_EMAIL": SUPERADMIN[0],
         "TICKETING_SUPERADMIN_PASSWORD": SUPERADMIN[1],
+        # One gateway worker per core (the issue allows more than the bare peer's one);
+        # --env TICKETING_GATEWAY_WORKERS=1 measures a single worker.
+        "TICKETING_GATEWAY_WORKERS": str(os.cpu_count() or 1),
     }
     env |= extra_env or {}
+    print(f"gateway workers: {env['TICKETING_GATEWAY_WORKERS']}", flush=True)
     log = Path(tempfile.mkdtemp(prefix="bench-logs-")) / "system.log"  # kept after the run
     with log.open("wb") as output:
         process = subprocess.Popen(
