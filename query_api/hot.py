@@ -63,7 +63,8 @@ class HotReads:
             return False
         kind = "tickets" if tickets else "event"
         key = b"%s:doc:%s:%s" % (prefix, kind.encode(), event_id.encode())
-        body, etag = await self.redis.hmget(key, ["json", "etag"])
+        # execute_command: redis-py wraps hmget in an argument-checking decorator (~4% here).
+        body, etag = await self.redis.execute_command("HMGET", key, "json", "etag")
         if body is None or etag is None:
             return False
         scope["route"] = ROUTES[tickets]  # for the access log's and metrics' route label
