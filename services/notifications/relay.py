@@ -27,6 +27,8 @@ from services.tickets.application import Tickets
 
 log = logging.getLogger(__name__)
 
+# The order events that become broker messages; the rest are passed over undecoded.
+PUBLISHED = frozenset({"Order.Paid", "Order.Refunded"})
 PAGE = 500
 RELAY_NAME = "payments-outbox"
 
@@ -69,6 +71,9 @@ class OutboxRelay:
                 self.orders.notification_log.select, position + 1, PAGE
             )
             for notification in notifications:
+                if notification.topic.rpartition(":")[2] not in PUBLISHED:
+                    position = notification.id  # placed, held, ...: nothing to announce
+                    continue
                 message = await asyncio.to_thread(self._message_for, notification)
                 if message is not None:
                     routing_key, message_id, body = message
