@@ -67,6 +67,9 @@ def _digest(secret: bytes, body: bytes, timestamp: int) -> str:
 # about a third of the payments process's CPU on each request (its pool checks every pooled
 # connection per request), aiohttp a fraction of that (bench/RESULTS.md).
 POOL_CONNECTIONS = 32
+# Idle connections are dropped before the provider closes them (uvicorn, which serves the
+# sandbox, closes after 5 s): reusing one it has just closed fails the request.
+KEEPALIVE_SECONDS = 2.0
 
 
 class SandboxProvider:
@@ -97,7 +100,9 @@ class SandboxProvider:
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
             self._http = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=POOL_CONNECTIONS),
+                connector=aiohttp.TCPConnector(
+                    limit=POOL_CONNECTIONS, keepalive_timeout=KEEPALIVE_SECONDS
+                ),
                 timeout=self.timeout,
                 raise_for_status=False,
             )
@@ -156,11 +161,16 @@ class SandboxProvider:
         unknown: type[ProviderError] = PaymentNotFoundError,
     ) -> ProviderPayment:
         try:
-            async with self._session().request(
-                method, self.base_url + path, json=body, timeout=self.timeout
-            ) as response:
-                status = response.status
-                text = (await response.read()).decode("utf-8", "replace")
+            status, text = await self._send(method, path, body)
+        except aiohttp.ClientConnectionError:
+            # Most often a kept-alive connection the sandbox closed as we reused it (server
+            # disconnected, or a reset before the request went out). Every sandbox call is
+            # idempotent (a payment per order id; cancel, refund and reads repeat safely), so
+            # it is sent once more, on a fresh connection.
+            try:
+                status, text = await self._send(method, path, body)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise ProviderUnavailableError(f"the sandbox did not answer: {error!r}") from error
         except (aiohttp.ClientError, TimeoutError) as error:
             raise ProviderUnavailableError(f"the sandbox did not answer: {error!r}") from error
         if status >= 500:
@@ -173,6 +183,12 @@ class SandboxProvider:
         if status == 409:
             raise InvalidPaymentStateError(detail)
         raise ProviderError(f"the sandbox refused the request ({status}): {detail}")
+
+    async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, str]:
+        async with self._session().request(
+            method, self.base_url + path, json=body, timeout=self.timeout
+        ) as response:
+            return response.status, (await response.read()).decode("utf-8", "replace")
 
     @staticmethod
     def _payment(text: str) -> ProviderPayment:
