@@ -50,13 +50,18 @@ def system(tmp_path_factory, request) -> Iterator[RunningSystem]:
         wait_for_readyz(base_url, process)
         yield RunningSystem(base_url, env)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_system(process)
         forget_read_models(env)
+
+
+def stop_system(process: subprocess.Popen) -> None:
+    """SIGTERM to `ticketing run`'s process group; SIGKILL if it has not stopped in 30 s."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def forget_read_models(env: dict[str, str]) -> None:

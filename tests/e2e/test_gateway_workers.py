@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import forget_read_models
+from tests.e2e.conftest import forget_read_models, stop_system
 from tests.e2e.test_run_contract import system_env, wait_for_readyz
 
 WORKERS = 2
@@ -80,12 +78,7 @@ def test_two_workers_share_the_port_and_the_metrics(tmp_path, fresh_database_url
             metrics = httpx.get(f"{env['TICKETING_PUBLIC_URL']}/metrics", timeout=10).text
             assert counted(metrics, "/healthz") >= requests
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_system(process)
         forget_read_models(env)
     assert not Path(folder.decode()).exists(), "the workers' metrics folder outlived the gateway"
 
