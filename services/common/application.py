@@ -31,6 +31,11 @@ LOAD_LOCK_STRIPES = 64
 CLOSE_GRACE_SECONDS = 10.0
 
 
+def event_name(notification: Any) -> str:
+    """A stored event's class name ("Order.Placed") read from its topic, without decoding it."""
+    return str(notification.topic).rpartition(":")[2]
+
+
 def utc_now() -> datetime:
     """The current time, with its offset."""
     return datetime.now(UTC)

@@ -1,16 +1,18 @@
 """Group commit: commands that arrive while a batch is being saved join the next batch.
 
-One drain task per queue applies the queued commands together (in a worker thread, since the
-event store's client blocks) and answers each caller with its own outcome: a result, or the
-error that refused that command alone, or the error that failed the whole batch.
+One drain task per queue applies the queued commands together (a blocking `apply` in a worker
+thread, since the event store's client blocks; a coroutine function on the loop, as for a
+batched gRPC call) and answers each caller with its own outcome: a result, or the error that
+refused that command alone, or the error that failed the whole batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable
-from typing import Generic, TypeVar
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 from services.common.logs import REQUEST_ID
 from services.common.metrics import BATCH_SIZE
@@ -26,7 +28,8 @@ class BatchQueue(Generic[C, R]):
 
     def __init__(
         self,
-        apply: Callable[[list[C]], list[R | Exception]],
+        apply: Callable[[list[C]], list[R | Exception]]
+        | Callable[[list[C]], Awaitable[list[R | Exception]]],
         max_batch: int = DEFAULT_MAX_BATCH,
         name: str = "batch",
     ) -> None:
@@ -60,7 +63,7 @@ class BatchQueue(Generic[C, R]):
                 commands = [command for command, _ in batch]
                 self.batch_sizes.observe(len(commands))
                 try:
-                    outcomes = await asyncio.to_thread(self.apply, commands)
+                    outcomes = await self._apply(commands)
                 except Exception as error:
                     outcomes = [error] * len(batch)
                 for (_, answer), outcome in zip(batch, outcomes, strict=True):
@@ -72,3 +75,10 @@ class BatchQueue(Generic[C, R]):
                         answer.set_result(outcome)
         finally:
             self.drain = None
+
+    async def _apply(self, commands: list[C]) -> list[R | Exception]:
+        if inspect.iscoroutinefunction(self.apply):
+            outcomes: Any = await self.apply(commands)
+        else:
+            outcomes = await asyncio.to_thread(self.apply, commands)
+        return outcomes

@@ -60,6 +60,11 @@ def sign_identity(identity: Identity, secret: bytes, now: float | None = None) -
 
 def verify_identity(value: str, secret: bytes, now: float | None = None) -> Identity:
     """The identity a metadata value vouches for, or UnauthenticatedError."""
+    return _verified_claims(value, secret, now)[0]
+
+
+def _verified_claims(value: str, secret: bytes, now: float | None) -> tuple[Identity, int]:
+    """The identity a metadata value vouches for and when that ends, or UnauthenticatedError."""
     payload, _, signature = value.partition(".")
     expected = hmac.new(secret, payload.encode(), hashlib.sha256).digest()
     try:
@@ -78,7 +83,7 @@ def verify_identity(value: str, secret: bytes, now: float | None = None) -> Iden
         raise UnauthenticatedError("the caller's identity has expired")
     if identity.role not in ROLES:
         raise UnauthenticatedError("the caller's identity names an unknown role")
-    return identity
+    return identity, expires
 
 
 # Signed values are reused while more than this much of their minute is left, and values
@@ -108,8 +113,7 @@ def verify_identity_cached(value: str, secret: bytes) -> Identity:
     known = _verified.get((value, secret))
     if known is not None and known[0] >= now:
         return known[1]
-    identity = verify_identity(value, secret, now)
-    expires = json.loads(_unb64(value.partition(".")[0]))["exp"]
+    identity, expires = _verified_claims(value, secret, now)
     if len(_verified) >= MAX_REMEMBERED:
         _verified.clear()
     _verified[(value, secret)] = (float(expires), identity)

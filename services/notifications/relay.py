@@ -18,6 +18,7 @@ import json
 import logging
 from typing import Any
 
+from services.common.application import event_name
 from services.common.metrics import OUTBOX_LAG_NOTIFICATIONS, QUEUE_DEPTH
 from services.notifications.bus import MessageBus
 from services.notifications.receipt import PaidOrder
@@ -71,7 +72,7 @@ class OutboxRelay:
                 self.orders.notification_log.select, position + 1, PAGE
             )
             for notification in notifications:
-                if notification.topic.rpartition(":")[2] not in PUBLISHED:
+                if event_name(notification) not in PUBLISHED:
                     position = notification.id  # placed, held, ...: nothing to announce
                     continue
                 message = await asyncio.to_thread(self._message_for, notification)

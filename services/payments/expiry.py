@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from services.common.application import event_name
 from services.payments.application import Orders
 from services.payments.saga import OrderSaga
 
@@ -37,7 +38,7 @@ class OpenOrders:
             notifications = self.orders.notification_log.select(self.position + 1, PAGE)
             for notification in notifications:
                 self.position = notification.id
-                name = notification.topic.rpartition(":")[2]
+                name = event_name(notification)
                 if name in ENDED:  # the event's name says all: no need to decode it
                     self.deadlines.pop(notification.originator_id, None)  # type: ignore[arg-type]
                 elif name in DEADLINES:

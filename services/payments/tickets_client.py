@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,8 +17,9 @@ from domain import errors
 from domain.money import Money
 from protos.ticketing.v1 import tickets_pb2
 from services.common.errors import REASON_KEY, ServiceError
+from services.common.group_commit import BatchQueue
 from services.common.identity import Identity, identity_metadata
-from services.common.logs import REQUEST_ID, request_id_metadata
+from services.common.logs import request_id_metadata
 from services.common.protobuf import parse_money, timestamp
 
 CALL_TIMEOUT_SECONDS = 5.0
@@ -57,7 +57,18 @@ class _QueuedHold:
     order_id: str
     quantity: int
     expires_at: datetime
-    answer: asyncio.Future[None]
+
+
+def _outcome(outcome: Any) -> Exception | None:
+    """One ReserveOutcome: None when held, else the refusal as the domain error it came from."""
+    if not outcome.reason:
+        return None
+    kind = REASONS.get(outcome.reason)
+    if kind is not None:
+        return kind(outcome.message or outcome.reason)
+    return TicketsUnavailableError(
+        f"the tickets service could not hold the tickets ({outcome.reason}): {outcome.message}"
+    )
 
 
 @dataclass(frozen=True)
@@ -88,9 +99,8 @@ class TicketsClient:
         self.clock = clock
         # ticket type id -> (when read, the answer in flight or read)
         self._ticket_types: dict[UUID, tuple[float, asyncio.Future[TicketTypeInfo]]] = {}
-        # Holds waiting for the next ReserveBatch call, and the task sending them, per type.
-        self._holds: dict[UUID, list[_QueuedHold]] = {}
-        self._senders: dict[UUID, asyncio.Task[None]] = {}
+        # Per ticket type, the holds waiting for its next ReserveBatch call.
+        self._holds: dict[UUID, BatchQueue[_QueuedHold, None]] = {}
 
     async def ticket_type(self, ticket_type_id: UUID) -> TicketTypeInfo:
         """The ticket type's price and concert, as read at most cache_seconds ago.
@@ -135,38 +145,18 @@ class TicketsClient:
         Holds on one ticket type that queue up while a call for it is in flight go together
         in the next ReserveBatch call; each caller gets its own hold's outcome.
         """
-        answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._holds.setdefault(ticket_type_id, []).append(
-            _QueuedHold(str(order_id), quantity, expires_at, answer)
-        )
-        if ticket_type_id not in self._senders:
-            # A batch serves many requests: its calls carry none of their request ids.
-            context = contextvars.copy_context()
-            context.run(REQUEST_ID.set, None)
-            self._senders[ticket_type_id] = asyncio.create_task(
-                self._send_holds(ticket_type_id), context=context
+        queue = self._holds.get(ticket_type_id)
+        if queue is None:
+            queue = BatchQueue(
+                partial(self._send_batch, ticket_type_id), MAX_HOLDS_PER_CALL, name="holds"
             )
-        await answer
+            self._holds[ticket_type_id] = queue
+        await queue.submit(_QueuedHold(str(order_id), quantity, expires_at))
 
-    async def _send_holds(self, ticket_type_id: UUID) -> None:
-        batch: list[_QueuedHold] = []
-        try:
-            while queued := self._holds.get(ticket_type_id):
-                batch = queued[:MAX_HOLDS_PER_CALL]
-                del queued[:MAX_HOLDS_PER_CALL]
-                if not queued:
-                    del self._holds[ticket_type_id]
-                await self._send_batch(ticket_type_id, batch)
-        except BaseException as error:  # cancelled (shutdown): nobody may wait forever
-            failure = TicketsUnavailableError(f"the hold was not sent: {error!r}")
-            for hold in [*batch, *self._holds.pop(ticket_type_id, [])]:
-                if not hold.answer.done():
-                    hold.answer.set_exception(failure)
-            raise
-        finally:
-            self._senders.pop(ticket_type_id, None)
-
-    async def _send_batch(self, ticket_type_id: UUID, batch: list[_QueuedHold]) -> None:
+    async def _send_batch(
+        self, ticket_type_id: UUID, batch: list[_QueuedHold]
+    ) -> list[Exception | None]:
+        """One ReserveBatch call; each hold's outcome (a failed call fails them all)."""
         request = tickets_pb2.ReserveBatchRequest(
             ticket_type_id=str(ticket_type_id),
             holds=[
@@ -178,28 +168,8 @@ class TicketsClient:
                 for hold in batch
             ],
         )
-        try:
-            response = await self._call(self.stub.ReserveBatch, request)
-        except Exception as error:  # the call failed as a whole: so did every hold in it
-            for hold in batch:
-                if not hold.answer.done():
-                    hold.answer.set_exception(error)
-            return
-        for hold, outcome in zip(batch, response.outcomes, strict=True):
-            if hold.answer.done():
-                continue  # the caller gave up (deadline, cancellation)
-            if not outcome.reason:
-                hold.answer.set_result(None)
-                continue
-            kind = REASONS.get(outcome.reason)
-            hold.answer.set_exception(
-                kind(outcome.message or outcome.reason)
-                if kind is not None
-                else TicketsUnavailableError(
-                    f"the tickets service could not hold the tickets ({outcome.reason}): "
-                    f"{outcome.message}"
-                )
-            )
+        response = await self._call(self.stub.ReserveBatch, request)
+        return [_outcome(outcome) for outcome in response.outcomes]
 
     async def confirm(self, ticket_type_id: UUID, order_id: UUID) -> None:
         """The order's held tickets are sold."""

@@ -54,11 +54,11 @@ def system(tmp_path_factory, request) -> Iterator[RunningSystem]:
         forget_read_models(env)
 
 
-def stop_system(process: subprocess.Popen) -> None:
-    """SIGTERM to `ticketing run`'s process group; SIGKILL if it has not stopped in 30 s."""
+def stop_system(process: subprocess.Popen, seconds: float = 30) -> None:
+    """SIGTERM to `ticketing run`'s process group; SIGKILL if it has not stopped in time."""
     os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()

@@ -24,6 +24,7 @@ from tests.e2e.conftest import (
     SUPERADMIN_PASSWORD,
     RunningSystem,
     forget_read_models,
+    stop_system,
 )
 from tests.e2e.test_http_journeys import an_admin, an_event_on_sale, order_body
 from tests.e2e.test_run_contract import system_env, wait_for_readyz
@@ -116,12 +117,7 @@ def test_sigterm_during_a_rush_loses_no_acknowledged_order(run_env, tmp_path):
         assert len(acknowledged) <= taken <= STOCK
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_system(process, seconds=60)
         log.close()
 
 
