@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from command_api.auth import TokenKeys
 from command_api.clients import Services
+from command_api.hot_orders import HotOrders
 from command_api.observability import RequestContextMiddleware, metrics_page
 from command_api.routers import admin_events, audit, auth, notifications, orders, payments, web
 from projections.connection import connect_redis
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_problem_handlers(app)
     # Inside the request context (ids, access log, metrics), in front of the routes.
     app.add_middleware(HotReads, redis=redis, namespace=settings.ticketing_redis_namespace)
+    app.add_middleware(HotOrders)
     app.add_middleware(RequestContextMiddleware)
     app.add_api_route("/metrics", metrics_page, methods=["GET"], include_in_schema=False)
     routers = (auth, admin_events, orders, payments, notifications, audit)

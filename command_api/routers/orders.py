@@ -35,13 +35,12 @@ async def place_order(
     body: OrderCreate, idempotency_key: IdempotencyKey, response: Response, services: ServiceClients
 ) -> OrderPublic:
     """Hold tickets and open a payment; the same key and body return the same order."""
-    placed = await services.payments.PlaceOrder(
+    placed = await services.orders.place(
         payments_pb2.PlaceOrderRequest(
             idempotency_key=idempotency_key, event_id=str(body.event_id),
             ticket_id=str(body.ticket_id), quantity=body.quantity, email=body.email,
             phone_number=body.phone_number,
-        ),
-        **services.as_caller(CUSTOMER),
+        )
     )  # fmt: skip
     if not placed.created:
         response.status_code = 200

@@ -4,6 +4,10 @@ One drain task per queue applies the queued commands together (a blocking `apply
 thread, since the event store's client blocks; a coroutine function on the loop, as for a
 batched gRPC call) and answers each caller with its own outcome: a result, or the error that
 refused that command alone, or the error that failed the whole batch.
+
+With `lanes` above one, up to that many batches are applied at once (for a batched call to
+another service, where waiting for the previous call would only add latency): a command that
+arrives while every lane is busy joins the next batch, one that finds a lane free starts it.
 """
 
 from __future__ import annotations
@@ -32,32 +36,39 @@ class BatchQueue(Generic[C, R]):
         | Callable[[list[C]], Awaitable[list[R | Exception]]],
         max_batch: int = DEFAULT_MAX_BATCH,
         name: str = "batch",
+        lanes: int = 1,
     ) -> None:
         self.apply = apply
         self.max_batch = max_batch
+        self.lanes = lanes
         self.batch_sizes = BATCH_SIZE.labels(name)
         self.pending: list[tuple[C, asyncio.Future[R]]] = []
-        self.drain: asyncio.Task[None] | None = None
+        self.drains: set[asyncio.Task[None]] = set()
+        self.idle_lanes = 0  # drains between batches, about to take what is pending
 
     async def submit(self, command: C) -> R:
         """Queue a command and wait for its outcome."""
         answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self.pending.append((command, answer))
-        if self.drain is None:
+        if self.idle_lanes == 0 and len(self.drains) < self.lanes:
             # A batch serves many requests: its logs carry none of their ids.
             context = contextvars.copy_context()
             context.run(REQUEST_ID.set, None)
-            self.drain = asyncio.create_task(self._drain(), context=context)
+            self.idle_lanes += 1
+            self.drains.add(asyncio.create_task(self._drain(), context=context))
         return await answer
 
     async def close(self) -> None:
         """Let every queued command finish: each caller gets its outcome, saved or refused."""
-        while self.drain is not None:
-            await asyncio.gather(self.drain, return_exceptions=True)
+        while self.drains:
+            await asyncio.gather(*self.drains, return_exceptions=True)
 
     async def _drain(self) -> None:
+        idle = True
         try:
             while self.pending:
+                self.idle_lanes -= 1
+                idle = False
                 batch = self.pending[: self.max_batch]
                 del self.pending[: self.max_batch]
                 commands = [command for command, _ in batch]
@@ -73,8 +84,13 @@ class BatchQueue(Generic[C, R]):
                         answer.set_exception(outcome)
                     else:
                         answer.set_result(outcome)
+                self.idle_lanes += 1
+                idle = True
         finally:
-            self.drain = None
+            # Synchronously, so that a command queued from now on starts a drain of its own.
+            if idle:
+                self.idle_lanes -= 1
+            self.drains.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     async def _apply(self, commands: list[C]) -> list[R | Exception]:
         if inspect.iscoroutinefunction(self.apply):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -10,8 +11,9 @@ import grpc
 from domain.errors import NotFoundError
 from domain.order import OrderStatus
 from protos.ticketing.v1 import payments_pb2, payments_pb2_grpc
-from services.common.errors import BadRequestError
+from services.common.errors import BadRequestError, status_for
 from services.common.identity import require_identity
+from services.common.logs import REQUEST_ID
 from services.common.protobuf import money, parse_uuid, timestamp
 from services.payments.order_token import is_order_token, order_token
 from services.payments.order_writer import OrderView, OrderWriter
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 CUSTOMERS = ("customer", "service", "superadmin", "admin", "auditor")
 WEBHOOKS = ("service",)
 ADMINS = ("admin", "superadmin")
+MAX_ORDERS_PER_CALL = 1000
 
 STATUS_TO_PROTO = {
     OrderStatus.PLACED: payments_pb2.ORDER_STATUS_PLACED,
@@ -44,6 +47,39 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
 
     async def PlaceOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         require_identity(CUSTOMERS)
+        return await self._place(request)
+
+    async def PlaceOrders(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        require_identity(CUSTOMERS)
+        if len(request.orders) > MAX_ORDERS_PER_CALL:
+            raise BadRequestError(f"at most {MAX_ORDERS_PER_CALL} orders per call")
+        outcomes = await asyncio.gather(*(self._place_item(item) for item in request.orders))
+        return payments_pb2.PlaceOrdersResponse(outcomes=outcomes)
+
+    async def _place_item(self, item: Any) -> payments_pb2.PlaceOrderOutcome:
+        """One order of a PlaceOrders call, answered as PlaceOrder would have answered it.
+
+        Each runs in its own task (gather), so the request id set here is this order's alone.
+        """
+        REQUEST_ID.set(item.request_id or None)
+        try:
+            return payments_pb2.PlaceOrderOutcome(placed=await self._place(item.order))
+        except Exception as error:
+            mapping = status_for(error)
+            if mapping is None:
+                log.exception("unexpected error placing an order")
+                refusal = payments_pb2.Refusal(
+                    code=grpc.StatusCode.INTERNAL.value[0], message="internal error"
+                )
+            else:
+                refusal = payments_pb2.Refusal(
+                    code=mapping.code.value[0],
+                    reason=mapping.reason,
+                    message=str(error) or mapping.reason,
+                )
+            return payments_pb2.PlaceOrderOutcome(refusal=refusal)
+
+    async def _place(self, request: Any) -> payments_pb2.PlaceOrderResponse:
         view, created = await self.saga.place_order(
             request.idempotency_key,
             parse_uuid("event_id", request.event_id),

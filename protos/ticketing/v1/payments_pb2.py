@@ -26,15 +26,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from protos.ticketing.v1 import common_pb2 as protos_dot_ticketing_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"protos/ticketing/v1/payments.proto\x12\x0cticketing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a protos/ticketing/v1/common.proto\"d\n\x07Payment\x12\x13\n\x0bpayment_ref\x18\x01 \x01(\t\x12\x14\n\x0c\x63heckout_url\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf6\x02\n\x05Order\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x11\n\tticket_id\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x03\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x14\n\x0cphone_number\x18\x06 \x01(\t\x12)\n\x0ctotal_amount\x18\x07 \x01(\x0b\x32\x13.ticketing.v1.Money\x12)\n\x06status\x18\x08 \x01(\x0e\x32\x19.ticketing.v1.OrderStatus\x12&\n\x07payment\x18\t \x01(\x0b\x32\x15.ticketing.v1.Payment\x12\x13\n\x0border_token\x18\n \x01(\t\x12+\n\x07paid_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tplaced_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x66\x61ilure_reason\x18\r \x01(\t\"\x88\x01\n\x11PlaceOrderRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x11\n\tticket_id\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x03\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x14\n\x0cphone_number\x18\x06 \x01(\t\"I\n\x12PlaceOrderResponse\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.ticketing.v1.Order\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"8\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0border_token\x18\x02 \x01(\t\",\n\x15\x43onfirmPaymentRequest\x12\x13\n\x0bpayment_ref\x18\x01 \x01(\t\"(\n\x14VerifyPaymentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"6\n\x12RefundOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t*\xde\x01\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13ORDER_STATUS_PLACED\x10\x01\x12\x19\n\x15ORDER_STATUS_REJECTED\x10\x02\x12\x18\n\x14ORDER_STATUS_PENDING\x10\x03\x12\x15\n\x11ORDER_STATUS_PAID\x10\x04\x12\x17\n\x13ORDER_STATUS_FAILED\x10\x05\x12\x18\n\x14ORDER_STATUS_EXPIRED\x10\x06\x12\x19\n\x15ORDER_STATUS_REFUNDED\x10\x07\x32\xfe\x02\n\x0fPaymentsService\x12O\n\nPlaceOrder\x12\x1f.ticketing.v1.PlaceOrderRequest\x1a .ticketing.v1.PlaceOrderResponse\x12>\n\x08GetOrder\x12\x1d.ticketing.v1.GetOrderRequest\x1a\x13.ticketing.v1.Order\x12J\n\x0e\x43onfirmPayment\x12#.ticketing.v1.ConfirmPaymentRequest\x1a\x13.ticketing.v1.Order\x12H\n\rVerifyPayment\x12\".ticketing.v1.VerifyPaymentRequest\x1a\x13.ticketing.v1.Order\x12\x44\n\x0bRefundOrder\x12 .ticketing.v1.RefundOrderRequest\x1a\x13.ticketing.v1.Orderb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"protos/ticketing/v1/payments.proto\x12\x0cticketing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a protos/ticketing/v1/common.proto\"d\n\x07Payment\x12\x13\n\x0bpayment_ref\x18\x01 \x01(\t\x12\x14\n\x0c\x63heckout_url\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf6\x02\n\x05Order\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x11\n\tticket_id\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x03\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x14\n\x0cphone_number\x18\x06 \x01(\t\x12)\n\x0ctotal_amount\x18\x07 \x01(\x0b\x32\x13.ticketing.v1.Money\x12)\n\x06status\x18\x08 \x01(\x0e\x32\x19.ticketing.v1.OrderStatus\x12&\n\x07payment\x18\t \x01(\x0b\x32\x15.ticketing.v1.Payment\x12\x13\n\x0border_token\x18\n \x01(\t\x12+\n\x07paid_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tplaced_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x66\x61ilure_reason\x18\r \x01(\t\"\x88\x01\n\x11PlaceOrderRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x11\n\tticket_id\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x03\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x14\n\x0cphone_number\x18\x06 \x01(\t\"I\n\x12PlaceOrderResponse\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.ticketing.v1.Order\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"C\n\x12PlaceOrdersRequest\x12-\n\x06orders\x18\x01 \x03(\x0b\x32\x1d.ticketing.v1.PlaceOrdersItem\"U\n\x0fPlaceOrdersItem\x12.\n\x05order\x18\x01 \x01(\x0b\x32\x1f.ticketing.v1.PlaceOrderRequest\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"H\n\x13PlaceOrdersResponse\x12\x31\n\x08outcomes\x18\x01 \x03(\x0b\x32\x1f.ticketing.v1.PlaceOrderOutcome\"|\n\x11PlaceOrderOutcome\x12\x32\n\x06placed\x18\x01 \x01(\x0b\x32 .ticketing.v1.PlaceOrderResponseH\x00\x12(\n\x07refusal\x18\x02 \x01(\x0b\x32\x15.ticketing.v1.RefusalH\x00\x42\t\n\x07outcome\"8\n\x07Refusal\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"8\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0border_token\x18\x02 \x01(\t\",\n\x15\x43onfirmPaymentRequest\x12\x13\n\x0bpayment_ref\x18\x01 \x01(\t\"(\n\x14VerifyPaymentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"6\n\x12RefundOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t*\xde\x01\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13ORDER_STATUS_PLACED\x10\x01\x12\x19\n\x15ORDER_STATUS_REJECTED\x10\x02\x12\x18\n\x14ORDER_STATUS_PENDING\x10\x03\x12\x15\n\x11ORDER_STATUS_PAID\x10\x04\x12\x17\n\x13ORDER_STATUS_FAILED\x10\x05\x12\x18\n\x14ORDER_STATUS_EXPIRED\x10\x06\x12\x19\n\x15ORDER_STATUS_REFUNDED\x10\x07\x32\xd2\x03\n\x0fPaymentsService\x12O\n\nPlaceOrder\x12\x1f.ticketing.v1.PlaceOrderRequest\x1a .ticketing.v1.PlaceOrderResponse\x12R\n\x0bPlaceOrders\x12 .ticketing.v1.PlaceOrdersRequest\x1a!.ticketing.v1.PlaceOrdersResponse\x12>\n\x08GetOrder\x12\x1d.ticketing.v1.GetOrderRequest\x1a\x13.ticketing.v1.Order\x12J\n\x0e\x43onfirmPayment\x12#.ticketing.v1.ConfirmPaymentRequest\x1a\x13.ticketing.v1.Order\x12H\n\rVerifyPayment\x12\".ticketing.v1.VerifyPaymentRequest\x1a\x13.ticketing.v1.Order\x12\x44\n\x0bRefundOrder\x12 .ticketing.v1.RefundOrderRequest\x1a\x13.ticketing.v1.Orderb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.ticketing.v1.payments_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ORDERSTATUS']._serialized_start=1015
-  _globals['_ORDERSTATUS']._serialized_end=1237
+  _globals['_ORDERSTATUS']._serialized_start=1429
+  _globals['_ORDERSTATUS']._serialized_end=1651
   _globals['_PAYMENT']._serialized_start=119
   _globals['_PAYMENT']._serialized_end=219
   _globals['_ORDER']._serialized_start=222
@@ -43,14 +43,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLACEORDERREQUEST']._serialized_end=735
   _globals['_PLACEORDERRESPONSE']._serialized_start=737
   _globals['_PLACEORDERRESPONSE']._serialized_end=810
-  _globals['_GETORDERREQUEST']._serialized_start=812
-  _globals['_GETORDERREQUEST']._serialized_end=868
-  _globals['_CONFIRMPAYMENTREQUEST']._serialized_start=870
-  _globals['_CONFIRMPAYMENTREQUEST']._serialized_end=914
-  _globals['_VERIFYPAYMENTREQUEST']._serialized_start=916
-  _globals['_VERIFYPAYMENTREQUEST']._serialized_end=956
-  _globals['_REFUNDORDERREQUEST']._serialized_start=958
-  _globals['_REFUNDORDERREQUEST']._serialized_end=1012
-  _globals['_PAYMENTSSERVICE']._serialized_start=1240
-  _globals['_PAYMENTSSERVICE']._serialized_end=1622
+  _globals['_PLACEORDERSREQUEST']._serialized_start=812
+  _globals['_PLACEORDERSREQUEST']._serialized_end=879
+  _globals['_PLACEORDERSITEM']._serialized_start=881
+  _globals['_PLACEORDERSITEM']._serialized_end=966
+  _globals['_PLACEORDERSRESPONSE']._serialized_start=968
+  _globals['_PLACEORDERSRESPONSE']._serialized_end=1040
+  _globals['_PLACEORDEROUTCOME']._serialized_start=1042
+  _globals['_PLACEORDEROUTCOME']._serialized_end=1166
+  _globals['_REFUSAL']._serialized_start=1168
+  _globals['_REFUSAL']._serialized_end=1224
+  _globals['_GETORDERREQUEST']._serialized_start=1226
+  _globals['_GETORDERREQUEST']._serialized_end=1282
+  _globals['_CONFIRMPAYMENTREQUEST']._serialized_start=1284
+  _globals['_CONFIRMPAYMENTREQUEST']._serialized_end=1328
+  _globals['_VERIFYPAYMENTREQUEST']._serialized_start=1330
+  _globals['_VERIFYPAYMENTREQUEST']._serialized_end=1370
+  _globals['_REFUNDORDERREQUEST']._serialized_start=1372
+  _globals['_REFUNDORDERREQUEST']._serialized_end=1426
+  _globals['_PAYMENTSSERVICE']._serialized_start=1654
+  _globals['_PAYMENTSSERVICE']._serialized_end=2120
 # @@protoc_insertion_point(module_scope)

@@ -41,6 +41,11 @@ class PaymentsServiceStub:
                 request_serializer=protos_dot_ticketing_dot_v1_dot_payments__pb2.PlaceOrderRequest.SerializeToString,
                 response_deserializer=protos_dot_ticketing_dot_v1_dot_payments__pb2.PlaceOrderResponse.FromString,
                 _registered_method=True)
+        self.PlaceOrders = channel.unary_unary(
+                '/ticketing.v1.PaymentsService/PlaceOrders',
+                request_serializer=protos_dot_ticketing_dot_v1_dot_payments__pb2.PlaceOrdersRequest.SerializeToString,
+                response_deserializer=protos_dot_ticketing_dot_v1_dot_payments__pb2.PlaceOrdersResponse.FromString,
+                _registered_method=True)
         self.GetOrder = channel.unary_unary(
                 '/ticketing.v1.PaymentsService/GetOrder',
                 request_serializer=protos_dot_ticketing_dot_v1_dot_payments__pb2.GetOrderRequest.SerializeToString,
@@ -70,6 +75,14 @@ class PaymentsServiceServicer:
 
     def PlaceOrder(self, request, context):
         """Idempotent: the order id follows from idempotency_key and email.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlaceOrders(self, request, context):
+        """Many orders in one call (what the gateway sends during a rush): each order gets exactly
+        the answer PlaceOrder would have given it, in the request's order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -109,6 +122,11 @@ def add_PaymentsServiceServicer_to_server(servicer, server):
                     servicer.PlaceOrder,
                     request_deserializer=protos_dot_ticketing_dot_v1_dot_payments__pb2.PlaceOrderRequest.FromString,
                     response_serializer=protos_dot_ticketing_dot_v1_dot_payments__pb2.PlaceOrderResponse.SerializeToString,
+            ),
+            'PlaceOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceOrders,
+                    request_deserializer=protos_dot_ticketing_dot_v1_dot_payments__pb2.PlaceOrdersRequest.FromString,
+                    response_serializer=protos_dot_ticketing_dot_v1_dot_payments__pb2.PlaceOrdersResponse.SerializeToString,
             ),
             'GetOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.GetOrder,
@@ -160,6 +178,33 @@ class PaymentsService:
             '/ticketing.v1.PaymentsService/PlaceOrder',
             protos_dot_ticketing_dot_v1_dot_payments__pb2.PlaceOrderRequest.SerializeToString,
             protos_dot_ticketing_dot_v1_dot_payments__pb2.PlaceOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlaceOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ticketing.v1.PaymentsService/PlaceOrders',
+            protos_dot_ticketing_dot_v1_dot_payments__pb2.PlaceOrdersRequest.SerializeToString,
+            protos_dot_ticketing_dot_v1_dot_payments__pb2.PlaceOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,
