@@ -39,6 +39,10 @@ class BatchQueue(Generic[C, R]):
         lanes: int = 1,
     ) -> None:
         self.apply = apply
+        # A coroutine function, or an object whose __call__ is one, runs on the loop.
+        self.is_async = inspect.iscoroutinefunction(apply) or inspect.iscoroutinefunction(
+            type(apply).__call__
+        )
         self.max_batch = max_batch
         self.lanes = lanes
         self.batch_sizes = BATCH_SIZE.labels(name)
@@ -93,8 +97,12 @@ class BatchQueue(Generic[C, R]):
             self.drains.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     async def _apply(self, commands: list[C]) -> list[R | Exception]:
-        if inspect.iscoroutinefunction(self.apply):
+        if self.is_async:
             outcomes: Any = await self.apply(commands)
         else:
             outcomes = await asyncio.to_thread(self.apply, commands)
+        outcomes = list(outcomes)
+        if len(outcomes) != len(commands):
+            # Answering the wrong ones would be worse than failing them all.
+            raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(commands)}")
         return outcomes

@@ -462,3 +462,72 @@ async def test_a_provider_that_is_down_keeps_the_hold_and_a_retry_opens_the_paym
         await system.close()
         await payments.service.stop(grace=1)
         await tickets.service.stop(grace=1)
+
+
+async def test_place_orders_answers_each_order_as_place_order_would(system):
+    concert, ticket = await system.concert_on_sale(stock=3)
+    _, foreign_ticket = await system.concert_on_sale()
+
+    def request(**changes):
+        fields = {
+            "idempotency_key": f"key-{uuid.uuid4()}", "event_id": concert.id,
+            "ticket_id": ticket.id, "quantity": 1, "email": "fan@example.com",
+            "phone_number": PHONE,
+        } | changes  # fmt: skip
+        return payments_pb2.PlaceOrderRequest(**fields)
+
+    bad = [
+        request(event_id="nope"), request(quantity=11), request(email="not-an-email"),
+        request(phone_number="0712345678"), request(idempotency_key="short"),
+        request(ticket_id=str(uuid.uuid4())), request(ticket_id=foreign_ticket.id),
+    ]  # fmt: skip
+    # What PlaceOrder says of each bad request, one call each.
+    expected = []
+    for one in bad:
+        error = await refused(system.payments_stub.PlaceOrder(one, metadata=system.customer))
+        expected.append((error.code().value[0], reason_of(error), error.details()))
+
+    good = [request() for _ in range(5)]  # five buyers for three tickets
+    batch = payments_pb2.PlaceOrdersRequest(
+        orders=[
+            payments_pb2.PlaceOrdersItem(order=one, request_id=f"req-{n}")
+            for n, one in enumerate(bad + good)
+        ]
+    )
+    answer = await system.payments_stub.PlaceOrders(batch, metadata=system.customer)
+    assert len(answer.outcomes) == len(bad) + len(good)
+
+    refusals = [outcome.refusal for outcome in answer.outcomes[: len(bad)]]
+    assert [(r.code, r.reason, r.message) for r in refusals] == expected
+    placed = [o.placed for o in answer.outcomes[len(bad) :] if o.HasField("placed")]
+    sold_out = [o.refusal for o in answer.outcomes[len(bad) :] if o.HasField("refusal")]
+    assert len(placed) == 3
+    assert len(sold_out) == 2
+    assert all(p.created and p.order.status == payments_pb2.ORDER_STATUS_PENDING for p in placed)
+    assert {r.reason for r in sold_out} == {"sold_out"}
+    assert {r.code for r in sold_out} == {grpc.StatusCode.FAILED_PRECONDITION.value[0]}
+    stock = await system.ticket(ticket)
+    assert (stock.held, stock.remaining) == (3, 0)
+
+    # A retried batch finds the same orders again: nothing more is held or charged.
+    again = await system.payments_stub.PlaceOrders(batch, metadata=system.customer)
+    repeated = [o.placed for o in again.outcomes[len(bad) :] if o.HasField("placed")]
+    assert sorted(p.order.id for p in repeated) == sorted(p.order.id for p in placed)
+    assert not any(p.created for p in repeated)
+    assert {p.order.payment.payment_ref for p in repeated} == {
+        p.order.payment.payment_ref for p in placed
+    }
+    assert (await system.ticket(ticket)).held == 3
+
+
+async def test_place_orders_is_for_customers_and_bounded(system):
+    stub = system.payments_stub
+    nobody = await refused(stub.PlaceOrders(payments_pb2.PlaceOrdersRequest()))
+    assert nobody.code() == grpc.StatusCode.UNAUTHENTICATED
+    item = payments_pb2.PlaceOrdersItem(order=payments_pb2.PlaceOrderRequest())
+    too_many = payments_pb2.PlaceOrdersRequest(orders=[item] * 1001)
+    error = await refused(stub.PlaceOrders(too_many, metadata=system.customer))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "1000" in error.details()
+    empty = await stub.PlaceOrders(payments_pb2.PlaceOrdersRequest(), metadata=system.customer)
+    assert list(empty.outcomes) == []
