@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -17,7 +16,7 @@ from urllib.parse import parse_qs, quote
 import httpx
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.money import Money
@@ -29,11 +28,11 @@ from services.payments.providers.base import (
     PaymentStatus,
 )
 from services.payments.providers.sandbox import SIGNATURE_HEADER, signature_header
+from services.payments.providers.sandbox_requests import PaymentCompletion, PaymentCreate
 from services.payments.providers.sandbox_store import SandboxPayment, SandboxStore, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
-AMOUNT = re.compile(r"(0|[1-9][0-9]{0,12})\.[0-9]{2}")
 PROBLEM_JSON = "application/problem+json"
 FORM = "application/x-www-form-urlencoded"
 PAGE_HEADERS = {
@@ -44,34 +43,6 @@ PAGE_HEADERS = {
     ),
 }
 Model = TypeVar("Model", bound=BaseModel)
-
-
-class PaymentCreate(BaseModel):
-    """What a merchant sends to start a payment."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    order_id: str = Field(min_length=1, max_length=255)
-    amount: str = Field(description='A positive decimal string with two places, like "25.00"')
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    description: str = Field(max_length=500)
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
-
-    @field_validator("amount")
-    @classmethod
-    def check_amount(cls, value: str) -> str:
-        """A positive amount with exactly two decimal places."""
-        if not AMOUNT.fullmatch(value) or value == "0.00":
-            raise ValueError("must be a positive decimal string with two places, like '25.00'")
-        return value
-
-
-class PaymentCompletion(BaseModel):
-    """What the customer chose at checkout."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    outcome: Literal["succeeded", "declined"]
 
 
 class SandboxPaymentPublic(BaseModel):
