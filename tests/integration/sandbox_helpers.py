@@ -44,17 +44,25 @@ def a_fresh_store(
 
 
 @contextmanager
-def running_sandbox(store: SandboxStore, webhook_url: str, data_dir: Path) -> Iterator[str]:
-    """The sandbox app under uvicorn on a free port; yields its base URL."""
+def running_sandbox(
+    store: SandboxStore,
+    webhook_url: str,
+    data_dir: Path,
+    *,
+    hot_creates: bool = True,
+    public_url: str | None = None,
+) -> Iterator[str]:
+    """The sandbox app under uvicorn on a free port; yields its base URL (its public URL too,
+    unless another is given)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     settings = Settings(
-        ticketing_public_url=base_url,
+        ticketing_public_url=public_url or base_url,
         ticketing_sandbox_webhook_secret=SECRET,
         ticketing_data_dir=data_dir,
     )
-    app = create_sandbox_app(store, settings, webhook_url, **FAST_RETRIES)
+    app = create_sandbox_app(store, settings, webhook_url, hot_creates=hot_creates, **FAST_RETRIES)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
