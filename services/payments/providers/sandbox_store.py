@@ -164,43 +164,20 @@ class SandboxStore:
         """
         if not requests:
             return []
-        now = self._time(self.clock())
         firsts: dict[str, NewPayment] = {}
         for request in requests:
             firsts.setdefault(request.order_id, request)
-        # In order id order: two transactions inserting the same orders (another replica, or
-        # a lone create) then wait for each other's rows in the same order, never a deadlock.
-        rows = [
-            (new_ref("sbx"), r.order_id, r.amount.minor, r.amount.currency, r.description, r.email)
-            for r in sorted(firsts.values(), key=lambda r: r.order_id)
-        ]
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, 'pending', %s, %s)"] * len(rows))
         with self.database.transaction() as cursor:
-            inserted = cursor.execute(
-                f"INSERT INTO sandbox_payments ({PAYMENT_COLUMNS}) VALUES {values} "  # noqa: S608
-                f"ON CONFLICT (order_id) DO NOTHING RETURNING {PAYMENT_COLUMNS}",
-                [value for row in rows for value in (*row, now, now)],
-            ).fetchall()
-            payments = {payment.order_id: payment for payment in map(self._payment, inserted)}
+            payments = self._insert_payments(cursor, list(firsts.values()))
             new = set(payments)
             existing = [order_id for order_id in firsts if order_id not in new]
             if existing:  # those orders' payments were there already: read them
-                cursor.execute(
-                    f"SELECT {PAYMENT_COLUMNS} FROM sandbox_payments "  # noqa: S608
-                    f"WHERE order_id IN ({', '.join(['%s'] * len(existing))})",
-                    existing,
-                )
-                payments.update((p.order_id, p) for p in map(self._payment, cursor.fetchall()))
+                payments |= self._payments_of_orders(cursor, existing)
         outcomes: list[tuple[SandboxPayment, bool] | Exception] = []
         for request in requests:
             payment = payments[request.order_id]
             if payment.amount != request.amount:
-                outcomes.append(
-                    InvalidPaymentStateError(
-                        f"order {request.order_id} already has a payment of {payment.amount} "
-                        f"{payment.amount.currency}"
-                    )
-                )
+                outcomes.append(amount_conflict(payment))
             else:
                 outcomes.append((payment, request.order_id in new))
                 new.discard(request.order_id)  # a repeat later in the batch finds it
@@ -279,6 +256,35 @@ class SandboxStore:
             (payment_ref,),
         )
         return [self._delivery(row) for row in rows]
+
+    def _insert_payments(
+        self, cursor: Cursor, requests: list[NewPayment]
+    ) -> dict[str, SandboxPayment]:
+        """Insert a pending payment per order that has none; the new ones by order id."""
+        now = self._time(self.clock())
+        # In order id order: two transactions inserting the same orders (another replica, or
+        # a lone create) then wait for each other's rows in the same order, never a deadlock.
+        rows = [
+            (new_ref("sbx"), r.order_id, r.amount.minor, r.amount.currency, r.description, r.email)
+            for r in sorted(requests, key=lambda r: r.order_id)
+        ]
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, 'pending', %s, %s)"] * len(rows))
+        cursor.execute(
+            f"INSERT INTO sandbox_payments ({PAYMENT_COLUMNS}) VALUES {values} "  # noqa: S608
+            f"ON CONFLICT (order_id) DO NOTHING RETURNING {PAYMENT_COLUMNS}",
+            [value for row in rows for value in (*row, now, now)],
+        )
+        return {payment.order_id: payment for payment in map(self._payment, cursor.fetchall())}
+
+    def _payments_of_orders(
+        self, cursor: Cursor, order_ids: list[str]
+    ) -> dict[str, SandboxPayment]:
+        cursor.execute(
+            f"SELECT {PAYMENT_COLUMNS} FROM sandbox_payments "  # noqa: S608
+            f"WHERE order_id IN ({', '.join(['%s'] * len(order_ids))})",
+            order_ids,
+        )
+        return {payment.order_id: payment for payment in map(self._payment, cursor.fetchall())}
 
     def _transition(
         self,
@@ -384,6 +390,14 @@ class SandboxStore:
     @staticmethod
     def _read_time(value: datetime | str) -> datetime:
         return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def amount_conflict(payment: SandboxPayment) -> InvalidPaymentStateError:
+    """The error for a second payment of an order, with another amount than its first."""
+    return InvalidPaymentStateError(
+        f"order {payment.order_id} already has a payment of {payment.amount} "
+        f"{payment.amount.currency}"
+    )
 
 
 def new_ref(prefix: str) -> str:
