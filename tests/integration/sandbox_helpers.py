@@ -5,12 +5,17 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
+import pytest
 import uvicorn
+from psycopg import sql
 
+from services.common.database import PostgresDatabase, SqliteDatabase
 from services.common.settings import Settings
 from services.payments.providers.sandbox_app import create_sandbox_app
 from services.payments.providers.sandbox_store import SandboxStore
@@ -20,17 +25,44 @@ FAST_RETRIES = {"retry_base_seconds": 0.05, "retry_cap_seconds": 0.2, "poll_seco
 
 
 @contextmanager
-def running_sandbox(store: SandboxStore, webhook_url: str, data_dir: Path) -> Iterator[str]:
-    """The sandbox app under uvicorn on a free port; yields its base URL."""
+def a_fresh_store(
+    kind: str, request: pytest.FixtureRequest, directory: Path
+) -> Iterator[SandboxStore]:
+    """A sandbox store with empty tables: its own SQLite file, or its own PostgreSQL schema."""
+    if kind == "sqlite":
+        database = SqliteDatabase(str(directory / f"sandbox-{uuid.uuid4().hex}.sqlite3"))
+    else:
+        url = request.getfixturevalue("sandbox_database_url")
+        schema = f"sandbox_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        database = PostgresDatabase(f"{url}?options=-csearch_path%3D{schema}", max_size=4)
+    try:
+        yield SandboxStore(database)
+    finally:
+        database.close()
+
+
+@contextmanager
+def running_sandbox(
+    store: SandboxStore,
+    webhook_url: str,
+    data_dir: Path,
+    *,
+    hot_creates: bool = True,
+    public_url: str | None = None,
+) -> Iterator[str]:
+    """The sandbox app under uvicorn on a free port; yields its base URL (its public URL too,
+    unless another is given)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     settings = Settings(
-        ticketing_public_url=base_url,
+        ticketing_public_url=public_url or base_url,
         ticketing_sandbox_webhook_secret=SECRET,
         ticketing_data_dir=data_dir,
     )
-    app = create_sandbox_app(store, settings, webhook_url, **FAST_RETRIES)
+    app = create_sandbox_app(store, settings, webhook_url, hot_creates=hot_creates, **FAST_RETRIES)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

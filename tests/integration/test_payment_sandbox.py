@@ -17,15 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
 
 from domain.money import Money
-from services.common.database import PostgresDatabase, SqliteDatabase
+from services.common.database import SqliteDatabase
 from services.common.settings import Settings
 from services.payments.providers import (
     InvalidPaymentStateError,
@@ -37,7 +34,7 @@ from services.payments.providers.sandbox import SandboxProvider, signature_heade
 from services.payments.providers.sandbox_app import WebhookDeliveryWorker
 from services.payments.providers.sandbox_main import webhook_url_for
 from services.payments.providers.sandbox_store import SandboxStore
-from tests.integration.sandbox_helpers import SECRET, running_sandbox
+from tests.integration.sandbox_helpers import SECRET, a_fresh_store, running_sandbox
 
 PRICE = Money(2500, "USD")
 DESCRIPTION = "2 standing tickets, Nairobi Jazz Night"
@@ -110,34 +107,6 @@ def serving_receiver() -> Iterator[WebhookReceiver]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture(scope="module")
-def sandbox_database_url(database_url) -> Iterator[str]:
-    """A PostgreSQL database of this module's own, dropped at the end."""
-    name = f"sandbox_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@contextmanager
-def a_fresh_store(kind: str, request, directory: Path) -> Iterator[SandboxStore]:
-    """A sandbox store with empty tables: its own SQLite file, or its own PostgreSQL schema."""
-    if kind == "sqlite":
-        database = SqliteDatabase(str(directory / f"sandbox-{uuid.uuid4().hex}.sqlite3"))
-    else:
-        url = request.getfixturevalue("sandbox_database_url")
-        schema = f"sandbox_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        database = PostgresDatabase(f"{url}?options=-csearch_path%3D{schema}", max_size=4)
-    try:
-        yield SandboxStore(database)
-    finally:
-        database.close()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

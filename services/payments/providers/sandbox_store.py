@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -105,6 +105,16 @@ class SandboxPayment:
 
 
 @dataclass(frozen=True)
+class NewPayment:
+    """A merchant's request to take a payment for an order."""
+
+    order_id: str
+    amount: Money
+    description: str
+    email: str
+
+
+@dataclass(frozen=True)
 class WebhookDelivery:
     """One webhook to deliver (or delivered): its JSON body and how the attempts went."""
 
@@ -139,28 +149,39 @@ class SandboxStore:
         self, order_id: str, amount: Money, description: str, email: str
     ) -> tuple[SandboxPayment, bool]:
         """A new pending payment, or the order's existing one; says whether it is new."""
-        now = self._time(self.clock())
-        row = (new_ref("sbx"), order_id, amount.minor, amount.currency, description, email)
+        [outcome] = self.create_payments([NewPayment(order_id, amount, description, email)])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def create_payments(
+        self, requests: Sequence[NewPayment]
+    ) -> list[tuple[SandboxPayment, bool] | Exception]:
+        """create_payment for each request, as if one after the other, in one transaction.
+
+        A repeat of an order earlier in the batch gets that payment back (not new); a request
+        whose amount differs from its order's payment gets InvalidPaymentStateError, alone.
+        """
+        if not requests:
+            return []
+        firsts: dict[str, NewPayment] = {}
+        for request in requests:
+            firsts.setdefault(request.order_id, request)
         with self.database.transaction() as cursor:
-            inserted = cursor.execute(
-                f"INSERT INTO sandbox_payments ({PAYMENT_COLUMNS}) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, %s) "
-                f"ON CONFLICT (order_id) DO NOTHING RETURNING {PAYMENT_COLUMNS}",
-                (*row, now, now),
-            ).fetchone()
-            created = inserted is not None
-            if inserted is None:  # the order's payment exists already: read it
-                inserted = cursor.execute(
-                    f"SELECT {PAYMENT_COLUMNS} FROM sandbox_payments WHERE order_id = %s",  # noqa: S608
-                    (order_id,),
-                ).fetchone()
-            payment = self._payment(inserted)
-        if payment.amount != amount:
-            raise InvalidPaymentStateError(
-                f"order {order_id} already has a payment of {payment.amount} "
-                f"{payment.amount.currency}"
-            )
-        return payment, created
+            payments = self._insert_payments(cursor, list(firsts.values()))
+            new = set(payments)
+            existing = [order_id for order_id in firsts if order_id not in new]
+            if existing:  # those orders' payments were there already: read them
+                payments |= self._payments_of_orders(cursor, existing)
+        outcomes: list[tuple[SandboxPayment, bool] | Exception] = []
+        for request in requests:
+            payment = payments[request.order_id]
+            if payment.amount != request.amount:
+                outcomes.append(amount_conflict(payment))
+            else:
+                outcomes.append((payment, request.order_id in new))
+                new.discard(request.order_id)  # a repeat later in the batch finds it
+        return outcomes
 
     def get_payment(self, payment_ref: str) -> SandboxPayment:
         """The payment with this reference (raises PaymentNotFoundError)."""
@@ -235,6 +256,35 @@ class SandboxStore:
             (payment_ref,),
         )
         return [self._delivery(row) for row in rows]
+
+    def _insert_payments(
+        self, cursor: Cursor, requests: list[NewPayment]
+    ) -> dict[str, SandboxPayment]:
+        """Insert a pending payment per order that has none; the new ones by order id."""
+        now = self._time(self.clock())
+        # In order id order: two transactions inserting the same orders (another replica, or
+        # a lone create) then wait for each other's rows in the same order, never a deadlock.
+        rows = [
+            (new_ref("sbx"), r.order_id, r.amount.minor, r.amount.currency, r.description, r.email)
+            for r in sorted(requests, key=lambda r: r.order_id)
+        ]
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, 'pending', %s, %s)"] * len(rows))
+        cursor.execute(
+            f"INSERT INTO sandbox_payments ({PAYMENT_COLUMNS}) VALUES {values} "  # noqa: S608
+            f"ON CONFLICT (order_id) DO NOTHING RETURNING {PAYMENT_COLUMNS}",
+            [value for row in rows for value in (*row, now, now)],
+        )
+        return {payment.order_id: payment for payment in map(self._payment, cursor.fetchall())}
+
+    def _payments_of_orders(
+        self, cursor: Cursor, order_ids: list[str]
+    ) -> dict[str, SandboxPayment]:
+        cursor.execute(
+            f"SELECT {PAYMENT_COLUMNS} FROM sandbox_payments "  # noqa: S608
+            f"WHERE order_id IN ({', '.join(['%s'] * len(order_ids))})",
+            order_ids,
+        )
+        return {payment.order_id: payment for payment in map(self._payment, cursor.fetchall())}
 
     def _transition(
         self,
@@ -340,6 +390,14 @@ class SandboxStore:
     @staticmethod
     def _read_time(value: datetime | str) -> datetime:
         return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def amount_conflict(payment: SandboxPayment) -> InvalidPaymentStateError:
+    """The error for a second payment of an order, with another amount than its first."""
+    return InvalidPaymentStateError(
+        f"order {payment.order_id} already has a payment of {payment.amount} "
+        f"{payment.amount.currency}"
+    )
 
 
 def new_ref(prefix: str) -> str:
