@@ -272,6 +272,7 @@ def profiling(pids: dict[str, int], folder: Path, seconds: float) -> Iterator[No
                 "--pid",
                 str(pid),
                 "--nonblocking",
+                "--subprocesses",  # a gateway with several workers is their parent
                 *os.environ.get("BENCH_PY_SPY_ARGS", "").split(),
                 "--duration",
                 str(int(seconds)),
