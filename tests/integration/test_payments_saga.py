@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from protos.ticketing.v1 import (
     tickets_pb2_grpc,
 )
 from services.common.database import PostgresDatabase
+from services.common.logs import REQUEST_ID
 from services.common.protobuf import timestamp
 from services.payments.providers.fake import FakePaymentProvider
 from services.payments.providers.sandbox import SandboxProvider
@@ -464,6 +466,19 @@ async def test_a_provider_that_is_down_keeps_the_hold_and_a_retry_opens_the_paym
         await tickets.service.stop(grace=1)
 
 
+class RequestIds(logging.Handler):
+    """The request id in the logging context when each order's line was logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: dict[str, str | None] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        order_id = getattr(record, "order_id", None)
+        if order_id:
+            self.ids[order_id] = REQUEST_ID.get()
+
+
 async def test_place_orders_answers_each_order_as_place_order_would(system):
     concert, ticket = await system.concert_on_sale(stock=3)
     _, foreign_ticket = await system.concert_on_sale()
@@ -494,7 +509,15 @@ async def test_place_orders_answers_each_order_as_place_order_would(system):
             for n, one in enumerate(bad + good)
         ]
     )
-    answer = await system.payments_stub.PlaceOrders(batch, metadata=system.customer)
+    lines, logger = RequestIds(), logging.getLogger("services.payments.servicer")
+    level = logger.level
+    logger.addHandler(lines)
+    logger.setLevel(logging.INFO)
+    try:
+        answer = await system.payments_stub.PlaceOrders(batch, metadata=system.customer)
+    finally:
+        logger.removeHandler(lines)
+        logger.setLevel(level)
     assert len(answer.outcomes) == len(bad) + len(good)
 
     refusals = [outcome.refusal for outcome in answer.outcomes[: len(bad)]]
@@ -504,6 +527,11 @@ async def test_place_orders_answers_each_order_as_place_order_would(system):
     assert len(placed) == 3
     assert len(sold_out) == 2
     assert all(p.created and p.order.status == payments_pb2.ORDER_STATUS_PENDING for p in placed)
+    # Each order's "placed" line is logged under its own HTTP request's id.
+    placed_at = {n for n, o in enumerate(answer.outcomes) if o.HasField("placed")}
+    assert {lines.ids[o.placed.order.id] for o in answer.outcomes if o.HasField("placed")} == {
+        f"req-{n}" for n in placed_at
+    }
     assert {r.reason for r in sold_out} == {"sold_out"}
     assert {r.code for r in sold_out} == {grpc.StatusCode.FAILED_PRECONDITION.value[0]}
     stock = await system.ticket(ticket)
