@@ -178,6 +178,8 @@ def postgres_env(database_url: str) -> dict[str, str]:
         raise ValueError("DATABASE_URL must name a database")
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # The library's recorder, inserting a batch as one binary array per column.
+        "APPLICATION_RECORDER_TOPIC": "services.common.recorder:ColumnArraysRecorder",
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parts.port or 5432),
