@@ -24,9 +24,9 @@ from domain.ticket_type import TicketType
 from projections.aggregates import DEFAULT_CACHE_SIZE, AggregateCache
 from projections.insights import OrderChange
 from projections.keys import PAYMENTS_LOG, TICKETS_LOG, Generation, Keyspace
-from projections.refresh import Changes, refresh
+from projections.refresh import Changes, event_keys, refresh
 from projections.state import ORDER_BUCKETS, State, concert_state, ticket_state
-from projections.store import commit
+from projections.store import Plan, WatchedValues, commit
 from services.common.application import utc_now
 
 
@@ -86,9 +86,9 @@ class Projector(ABC):
     ) -> bool:
         """Commit the batch past the stored position; False if it was all applied already."""
 
-        async def build(pipe: Any, position: int) -> Any:
+        async def build(values: WatchedValues, position: int) -> Plan:
             return await refresh(
-                pipe, generation, (), batch.after(position), self.clock(), self.channel
+                values, generation, (), batch.after(position), self.clock(), self.channel
             )
 
         return await commit(
@@ -99,6 +99,7 @@ class Projector(ABC):
             log=self.log,
             batch_end=batch.end,
             require_current=require_current,
+            prefetch=event_keys(generation, batch.after(0).event_ids()),
         )
 
 

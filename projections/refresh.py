@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from redis.asyncio.client import Pipeline
 
 from projections.documents import etag_of, render_concert
 from projections.insights import (
@@ -26,7 +25,7 @@ from projections.insights import (
 )
 from projections.keys import ALL_SCOPE, Generation, listing_member, owner_scope
 from projections.state import State, dumps, empty_orders_state
-from projections.store import Plan, read_json
+from projections.store import Plan, WatchedValues
 
 
 @dataclass
@@ -58,7 +57,7 @@ class Inputs:
 
 
 async def refresh(
-    pipe: Pipeline,
+    values: WatchedValues,
     generation: Generation,
     event_ids: Iterable[str],
     changes: Changes,
@@ -67,27 +66,42 @@ async def refresh(
 ) -> Plan:
     """The writes that store changes and bring every document of event_ids up to date."""
     ids = sorted(set(event_ids) | changes.event_ids())
-    inputs = await read_inputs(pipe, generation, ids, changes)
+    inputs = await read_inputs(values, generation, ids, changes)
     return plan_writes(generation, ids, changes, inputs, now, channel)
 
 
-async def read_inputs(pipe: Pipeline, g: Generation, ids: list[str], changes: Changes) -> Inputs:
-    """Watch and read the state of the events, their tickets, orders, insights and totals."""
+def event_keys(g: Generation, ids: Iterable[str]) -> list[str]:
+    """The state a refresh of these events reads first (what the commit can prefetch)."""
+    ids = sorted(ids)
+    return [key(i) for key in (g.concert_state, g.orders_state, g.insights_state) for i in ids]
+
+
+async def read_inputs(
+    values: WatchedValues, g: Generation, ids: list[str], changes: Changes
+) -> Inputs:
+    """Watch and read the state of the events, their tickets, orders, insights and totals.
+
+    Two round trips at most: what is keyed by event, then the tickets and totals it names.
+    """
 
     async def read(key: Any, names: list[str]) -> dict[str, Any]:
-        return dict(zip(names, await read_json(pipe, [key(n) for n in names]), strict=True))
+        return dict(zip(names, await values.json([key(n) for n in names]), strict=True))
 
+    await values.read(event_keys(g, ids))
     before = await read(g.concert_state, ids)
     concerts = {i: changes.concerts.get(i, before[i]) for i in ids}
     ticket_ids = {t for concert in concerts.values() if concert for t in concert["ticket_ids"]}
-    stored_tickets = await read(g.ticket_state, sorted(ticket_ids | set(changes.tickets)))
+    ticket_names = sorted(ticket_ids | set(changes.tickets))
+    owners = {owner_scope(concert["created_by"]) for concert in concerts.values() if concert}
+    scopes = sorted({ALL_SCOPE} | owners)
+    await values.read([*map(g.ticket_state, ticket_names), *map(g.totals_state, scopes)])
+    stored_tickets = await read(g.ticket_state, ticket_names)
     tickets = {t: changes.tickets.get(t, value) for t, value in stored_tickets.items()}
     stored_orders = await read(g.orders_state, ids)
     orders = {i: value or empty_orders_state() for i, value in stored_orders.items()}
     for change in changes.orders:
         apply_order_change(orders[change.event_id], change)
-    owners = {owner_scope(concert["created_by"]) for concert in concerts.values() if concert}
-    totals = await read(g.totals_state, sorted({ALL_SCOPE} | owners))
+    totals = await read(g.totals_state, scopes)
     return Inputs(
         before=before,
         concerts=concerts,
