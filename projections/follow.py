@@ -8,9 +8,8 @@ notifications in id order, starting after the given position.
 from __future__ import annotations
 
 import asyncio
-import queue
 import threading
-import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Protocol
 from uuid import UUID
@@ -56,12 +55,19 @@ class PollingFollower:
 
 
 class SubscriptionFollower:
-    """Relays a recorder subscription from its blocking iterator to a queue the loop drains."""
+    """Relays a recorder subscription from its blocking iterator to the event loop.
+
+    The relay thread appends each notification to a buffer and wakes the loop only when it is
+    waiting for one; the loop takes its batches from the buffer itself. (Handing each batch
+    over through a thread of the pool, as this did before, cost a thread hop per batch.)
+    """
 
     def __init__(self, app: Application[UUID], after: int) -> None:
         self.subscription = app.recorder.subscribe(gt=after)
         self.subscription.__enter__()
-        self.queue: queue.Queue[Notification] = queue.Queue(maxsize=RELAY_QUEUE_SIZE)
+        self.buffer: deque[Notification] = deque()
+        self.lock = threading.Lock()  # guards the hand-over of waiter
+        self.waiter: asyncio.Future[None] | None = None  # set while the loop waits
         self.stopped = threading.Event()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._relay, name="projection-relay", daemon=True)
@@ -70,45 +76,61 @@ class SubscriptionFollower:
     def _relay(self) -> None:
         try:
             for notification in self.subscription:
-                while not self.stopped.is_set():
-                    try:
-                        self.queue.put(notification, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
+                while len(self.buffer) >= RELAY_QUEUE_SIZE:  # the loop is behind: wait for it
+                    if self.stopped.wait(0.01):
+                        return
                 if self.stopped.is_set():
                     return
+                self.buffer.append(notification)
+                self._wake()
         except BaseException as error:  # handed to the loop, which restarts the projector
             self.error = error
+            self._wake()
+
+    def _wake(self) -> None:
+        """Wake the loop if it waits (from the relay thread)."""
+        with self.lock:
+            waiter, self.waiter = self.waiter, None
+        if waiter is not None:
+            waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
 
     async def next_batch(self, limit: int, wait: float) -> Sequence[Notification]:
-        return await asyncio.to_thread(self._drain, limit, wait)
-
-    def _drain(self, limit: int, wait: float) -> list[Notification]:
-        try:
-            batch = [self.queue.get(timeout=wait)]
-        except queue.Empty:
+        if not await self._arrival(wait):
             if self.error is not None:
-                raise self.error from None
+                raise self.error
             return []
         # Gather what arrives in the next few milliseconds too: under a rush one batch then
         # re-renders a concert's documents once for many holds, not once per commit.
-        deadline = time.monotonic() + GATHER_SECONDS
-        while len(batch) < limit:
-            remaining = deadline - time.monotonic()
-            try:
-                if remaining > 0:
-                    batch.append(self.queue.get(timeout=remaining))
-                else:
-                    batch.append(self.queue.get_nowait())
-            except queue.Empty:
-                break
-        return batch
+        if len(self.buffer) < limit:
+            await asyncio.sleep(GATHER_SECONDS)
+        return [self.buffer.popleft() for _ in range(min(limit, len(self.buffer)))]
+
+    async def _arrival(self, wait: float) -> bool:
+        """Whether a notification is buffered, waiting up to wait seconds for one."""
+        loop = asyncio.get_running_loop()
+        with self.lock:
+            if self.buffer or self.error is not None:
+                return bool(self.buffer)
+            waiter = self.waiter = loop.create_future()
+        timer = loop.call_later(wait, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            with self.lock:
+                if self.waiter is waiter:
+                    self.waiter = None
+        return bool(self.buffer)
 
     def close(self) -> None:
         self.stopped.set()
         self.subscription.__exit__(None, None, None)
         self.thread.join(timeout=5)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def open_follower(app: Application[UUID], after: int) -> Follower:
