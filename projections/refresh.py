@@ -27,6 +27,9 @@ from projections.keys import ALL_SCOPE, Generation, listing_member, owner_scope
 from projections.state import State, dumps, empty_orders_state
 from projections.store import Plan, WatchedValues
 
+# What places an event in the listing indexes (_index).
+INDEXED = ("deleted", "status", "date_time", "created_by", "id")
+
 
 @dataclass
 class Changes:
@@ -129,7 +132,7 @@ def plan_writes(
         (g.orders_state, changed_orders),
     ):
         for entity_id, value in values.items():
-            plan.call("set", key(entity_id), dumps(value))
+            plan.set(key(entity_id), dumps(value))
     for event_id in ids:
         concert = inputs.concerts[event_id]
         if concert is None:
@@ -145,13 +148,15 @@ def plan_writes(
         orders = inputs.orders[event_id]
         _write_insights(plan, g, concert, live, orders, previous, inputs.totals, channel)
     for scope, counters in inputs.totals.items():
-        plan.call("set", g.totals_state(scope), dumps(counters))
-        plan.call("set", g.totals_doc(scope), render_totals(counters))
+        plan.set(g.totals_state(scope), dumps(counters))
+        plan.set(g.totals_doc(scope), render_totals(counters))
     return plan
 
 
 def _index(plan: Plan, g: Generation, old: State | None, new: State) -> None:
     """Move the event between listing indexes as its status, date or existence changes."""
+    if old is not None and all(old[name] == new[name] for name in INDEXED):
+        return  # where it is already (most updates: a hold, an order)
     if old is not None and not old["deleted"]:
         member = listing_member(old["date_time"], old["id"])
         plan.call("zrem", g.listing(old["status"]), member)
@@ -182,7 +187,7 @@ def _write_documents(
         else:
             _document(plan, key, body, etag_of(body), owner)
     _document(plan, g.admin_doc(event_id), documents.admin, etag_of(documents.admin), owner)
-    plan.call("set", g.summary(event_id), documents.summary)
+    plan.set(g.summary(event_id), documents.summary)
     plan.call("hset", g.facts, event_id, documents.facts)
     if documents.boundary is None:
         plan.call("zrem", g.windows, event_id)
@@ -228,6 +233,6 @@ def _write_insights(
         add_contribution(totals[scope], contribution, 1)
     _document(plan, g.insights_doc(event_id), body, etag, owner)
     state = {"etag": etag, "contribution": contribution}
-    plan.call("set", g.insights_state(event_id), dumps(state))
+    plan.set(g.insights_state(event_id), dumps(state))
     if channel is not None and (previous is None or previous["etag"] != etag):
         plan.call("publish", channel, orjson.dumps({"event_id": event_id, "admin_id": owner}))

@@ -29,18 +29,33 @@ class GenerationChangedError(Exception):
 
 
 class Plan:
-    """The writes of one transaction, decided before MULTI and replayed inside it."""
+    """The writes of one transaction, decided before MULTI and replayed inside it.
+
+    Plain string values are written by one MSET after the other writes (a key the plan deletes
+    afterwards is taken out of it): each command in a transaction costs a round of packing
+    and parsing, and a batch sets some ten strings.
+    """
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.strings: dict[str, bytes | str | int] = {}
 
     def call(self, command: str, *args: Any, **kwargs: Any) -> None:
-        """Queue a redis-py pipeline call such as call("set", key, value)."""
+        """Queue a redis-py pipeline call such as call("hset", key, mapping=fields)."""
+        if command == "delete":
+            for key in args:
+                self.strings.pop(key, None)
         self.calls.append((command, args, kwargs))
+
+    def set(self, key: str, value: bytes | str | int) -> None:
+        """Queue SET key value (in the plan's one MSET)."""
+        self.strings[key] = value
 
     def replay(self, pipe: Pipeline) -> None:
         for command, args, kwargs in self.calls:
             getattr(pipe, command)(*args, **kwargs)
+        if self.strings:
+            pipe.mset(self.strings)
 
 
 async def watch_and_get(pipe: Pipeline, keys: Sequence[str]) -> list[bytes | None]:
@@ -138,10 +153,10 @@ async def _attempt(
         if batch_end <= position:
             return False
     plan = await build(values, position)
+    if log is not None:
+        plan.set(generation.position(log), batch_end)
     pipe.multi()
     plan.replay(pipe)
-    if log is not None:
-        pipe.set(generation.position(log), batch_end)
     await pipe.execute()
     return True
 
