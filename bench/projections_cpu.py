@@ -106,10 +106,16 @@ def runner(source: Path, settings: Settings, log: Path) -> object:
             process.wait()
 
 
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time of the process and all its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of the process and all its threads so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_times(pid))
 
 
 # -- the rush -----------------------------------------------------------------------------------
@@ -235,6 +241,7 @@ class Round:
     holds: int
     seconds: float
     cpu: float
+    system: float  # of cpu, in the kernel
     idle_cores: float
     lags: list[float]
 
@@ -247,7 +254,8 @@ class Round:
         return (
             f"{self.name:>9}: {self.holds / self.seconds:5.0f} holds/s, "
             f"CPU {1000 * self.cpu / self.holds:6.3f} s per 1,000 holds "
-            f"({self.cpu / self.seconds:.3f} cores; idle {self.idle_cores:.3f} cores), "
+            f"({self.cpu / self.seconds:.3f} cores, {self.system / self.cpu:.0%} in the kernel; "
+            f"idle {self.idle_cores:.3f} cores), "
             f"lag p50 {pct(50):.1f} ms p99 {pct(99):.1f} ms over {len(lags)} probes"
         )
 
@@ -264,7 +272,7 @@ def rush(
     idle_cores = (cpu_seconds(pid) - idle_from) / 2.0
     probe = LagProbe(client, keyspace)
     holds, owed, last_probe = 0, 0.0, 0.0
-    started = cpu_seconds(pid)
+    started = cpu_times(pid)
     begin = time.perf_counter()
     next_tick = begin
     while (now := time.perf_counter()) - begin < seconds:
@@ -282,8 +290,8 @@ def rush(
         time.sleep(max(0.0, next_tick - time.perf_counter()))
     elapsed = now - begin
     wait_caught_up(client, keyspace, shop.heads())
-    cpu = cpu_seconds(pid) - started
-    return Round(name, holds, elapsed, cpu, idle_cores, probe.stop())
+    user, system = (after - before for after, before in zip(cpu_times(pid), started, strict=True))
+    return Round(name, holds, elapsed, user + system, system, idle_cores, probe.stop())
 
 
 def main() -> int:
@@ -347,6 +355,7 @@ def main() -> int:
             sum(r.holds for r in rounds),
             sum(r.seconds for r in rounds),
             sum(r.cpu for r in rounds),
+            sum(r.system for r in rounds),
             median([r.idle_cores for r in rounds]),
             lags,
         )
