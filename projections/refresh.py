@@ -40,11 +40,11 @@ class Changes:
     orders: list[OrderChange] = field(default_factory=list)
 
     def event_ids(self) -> set[str]:
-        return (
-            set(self.concerts)
-            | {ticket["event_id"] for ticket in self.tickets.values()}
-            | {change.event_id for change in self.orders}
-        )
+        return self.catalogue_event_ids() | {change.event_id for change in self.orders}
+
+    def catalogue_event_ids(self) -> set[str]:
+        """The events whose concert or ticket types changed."""
+        return set(self.concerts) | {ticket["event_id"] for ticket in self.tickets.values()}
 
 
 @dataclass
@@ -67,10 +67,16 @@ async def refresh(
     now: datetime,
     channel: str | None,
 ) -> Plan:
-    """The writes that store changes and bring every document of event_ids up to date."""
+    """The writes that store changes and bring every document of event_ids up to date.
+
+    The browsing documents depend on the concert, its ticket types and the clock only: they
+    are rendered for event_ids and for the events whose catalogue changed, not for orders
+    (half the batches of a rush; a sales-window boundary has its own re-render, windows.py).
+    """
     ids = sorted(set(event_ids) | changes.event_ids())
+    browsing = set(event_ids) | changes.catalogue_event_ids()
     inputs = await read_inputs(values, generation, ids, changes)
-    return plan_writes(generation, ids, changes, inputs, now, channel)
+    return plan_writes(generation, ids, changes, inputs, now, channel, browsing)
 
 
 def event_keys(g: Generation, ids: Iterable[str]) -> list[str]:
@@ -122,8 +128,12 @@ def plan_writes(
     inputs: Inputs,
     now: datetime,
     channel: str | None,
+    browsing: set[str] | None = None,
 ) -> Plan:
-    """Store the changed state, then render each live event's read models and the totals."""
+    """Store the changed state, then render each live event's read models and the totals.
+
+    browsing: the events whose browsing documents are rendered (None: all of ids).
+    """
     plan = Plan()
     changed_orders = {c.event_id: inputs.orders[c.event_id] for c in changes.orders}
     for key, values in (
@@ -142,7 +152,7 @@ def plan_writes(
         _index(plan, g, inputs.before[event_id], concert)
         if concert["deleted"]:
             _drop_documents(plan, g, event_id)
-        else:
+        elif browsing is None or event_id in browsing:
             _write_documents(plan, g, concert, live, now)
         previous = inputs.insights[event_id]
         orders = inputs.orders[event_id]
