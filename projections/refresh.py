@@ -7,6 +7,7 @@ insights and totals, and returns the writes as a Plan.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,6 +67,7 @@ async def refresh(
     changes: Changes,
     now: datetime,
     channel: str | None,
+    related: RelatedKeys | None = None,
 ) -> Plan:
     """The writes that store changes and bring every document of event_ids up to date.
 
@@ -76,6 +78,8 @@ async def refresh(
     ids = sorted(set(event_ids) | changes.event_ids())
     browsing = set(event_ids) | changes.catalogue_event_ids()
     inputs = await read_inputs(values, generation, ids, changes)
+    if related is not None:
+        related.remember(inputs.concerts)
     return plan_writes(generation, ids, changes, inputs, now, channel, browsing)
 
 
@@ -85,12 +89,46 @@ def event_keys(g: Generation, ids: Iterable[str]) -> list[str]:
     return [key(i) for key in (g.concert_state, g.orders_state, g.insights_state) for i in ids]
 
 
+class RelatedKeys:
+    """The ticket types and owner of each event at its last refresh: what to prefetch next time.
+
+    A refresh reads an event's own state, then the state of the ticket types and the totals
+    that state names: two round trips. Prefetching these with the event's own state (and the
+    commit's guards) makes it one. Only a guess: a refresh reads what it needs all the same,
+    and a wrong guess costs one more round trip or a key watched for nothing.
+    """
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self.maxsize = maxsize
+        self.events: OrderedDict[str, tuple[list[str], str]] = OrderedDict()
+
+    def keys(self, g: Generation, ids: Iterable[str]) -> list[str]:
+        """The state the last refreshes of these events read besides their own."""
+        tickets: list[str] = []
+        scopes = {ALL_SCOPE}
+        for event_id in ids:
+            known = self.events.get(event_id)
+            if known is not None:
+                tickets.extend(known[0])
+                scopes.add(known[1])
+        return [*map(g.ticket_state, tickets), *map(g.totals_state, sorted(scopes))]
+
+    def remember(self, concerts: dict[str, State | None]) -> None:
+        for event_id, concert in concerts.items():
+            if concert is not None:
+                self.events[event_id] = (concert["ticket_ids"], owner_scope(concert["created_by"]))
+                self.events.move_to_end(event_id)
+        while len(self.events) > self.maxsize:
+            self.events.popitem(last=False)
+
+
 async def read_inputs(
     values: WatchedValues, g: Generation, ids: list[str], changes: Changes
 ) -> Inputs:
     """Watch and read the state of the events, their tickets, orders, insights and totals.
 
-    Two round trips at most: what is keyed by event, then the tickets and totals it names.
+    Two round trips at most (none for what was prefetched): what is keyed by event, then the
+    tickets and totals it names.
     """
 
     async def read(key: Any, names: list[str]) -> dict[str, Any]:
