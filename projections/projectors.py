@@ -1,8 +1,8 @@
 """The two projectors: the tickets log (catalogue, inventory) and the payments log (orders).
 
-Each turns a batch of notifications into Changes (blocking: it decodes events and may load
-aggregates, so the runner calls `digest` in a thread), then commits them in one transaction
-with its position. Only notifications above the stored position are applied.
+Each turns a batch of notifications into Changes (blocking when it must load an aggregate:
+the runner calls `digest` in a thread unless every aggregate is cached), then commits them in
+one transaction with its position. Only notifications above the stored position are applied.
 """
 
 from __future__ import annotations
