@@ -263,40 +263,41 @@ def test_the_aggregate_cache_tells_which_runs_it_can_advance_without_loading(sho
 
 
 @pytest.mark.parametrize("store", ["postgres"])
-async def test_the_follower_reads_many_commits_in_one_query_after_one_wake(
+async def test_the_follower_reads_the_commits_of_one_gather_in_one_query_and_wakes_on_commit(
     store, tmp_path, redis_root, request, monkeypatch
 ):
+    monkeypatch.setattr("projections.follow.GATHER_SECONDS", 2.0)
     url = request.getfixturevalue("fresh_database_url")
     shop = Shop.open(settings_for(store, tmp_path, redis_root[1], url), Clock())
     try:
         event = shop.concert("admin-1")
         ticket = shop.ticket_type(event, "admin-1", stock=100)
         head = shop.heads()[CatalogueProjector.log]
+        expires_at = shop.clock() + timedelta(minutes=5)
+
+        def hold() -> None:
+            shop.tickets.reserve(ticket, uuid.uuid4(), 1, expires_at)
+
         follower = open_follower(shop.tickets, head)
-        selects = []
-        original = follower.recorder.select_notifications
-
-        def counted(*args, **kwargs):
-            selects.append(1)
-            return original(*args, **kwargs)
-
-        monkeypatch.setattr(follower.recorder, "select_notifications", counted)
         try:
-            assert await follower.next_batch(500, 0.01) == []  # what came before: nothing
-            expires_at = shop.clock() + timedelta(minutes=5)
-            for _ in range(10):  # ten commits while the loop is busy
-                shop.tickets.reserve(ticket, uuid.uuid4(), 1, expires_at)
-            selects.clear()
-            batch = await follower.next_batch(500, 2.0)
-            assert [n.id for n in batch] == list(range(head + 1, head + 11))
-            assert len(selects) == 1
+            assert await follower.next_batch(500, 0.3) == []  # nothing after head yet
+            selects = follower.selects
+
+            def five_holds() -> None:  # five commits, well inside one gather
+                for _ in range(5):
+                    hold()
+
+            await asyncio.to_thread(five_holds)
+            batch = await follower.next_batch(500, 10.0)
+            assert [n.id for n in batch] == list(range(head + 1, head + 6))
+            assert follower.selects == selects + 1
 
             started = time.monotonic()
-            later = asyncio.create_task(follower.next_batch(500, 5.0))
+            later = asyncio.create_task(follower.next_batch(500, 30.0))
             await asyncio.sleep(0.05)
-            await asyncio.to_thread(shop.tickets.reserve, ticket, uuid.uuid4(), 1, expires_at)
-            assert [n.id for n in await later] == [head + 11]
-            assert time.monotonic() - started < 2  # woken by the commit, not by the timeout
+            await asyncio.to_thread(hold)
+            assert [n.id for n in await later] == [head + 6]
+            assert time.monotonic() - started < 10  # woken by the commit, not by the timeout
         finally:
             await asyncio.to_thread(follower.close)
     finally:
