@@ -204,7 +204,13 @@ async def follow_generation(
     lag: Lag | None = None,
 ) -> None:
     """Apply batches to generation; return on stop or once the pointer names another one."""
+    task = asyncio.current_task()
     while not stop_event.is_set():
+        if task is not None and task.cancelling():
+            # Python 3.11's asyncio.wait_for, which redis-py wraps around each socket write,
+            # drops a cancellation that arrives as the write completes (CPython gh-86296):
+            # a batch that runs on without yielding elsewhere must not go on for ever.
+            raise asyncio.CancelledError
         notifications = await follower.next_batch(options.batch_size, options.poll_interval)
         if not notifications:
             if lag is not None:
