@@ -7,7 +7,8 @@ service does (a hold with no order behind it, in the benchmark's throwaway datab
 moment the reply arrives the tickets are held, and the probe polls the
 ticket's document in Redis (the one GET /events/{id}/tickets serves) until its `remaining`
 shows the hold. The projector follows one log in commit order, so the probe's events queue
-behind the rush's. Prints p50/p99/max lag in milliseconds.
+behind the rush's. Prints p50/p99/max lag in milliseconds, and the CPU the projections
+process used (utime + stime from /proc) per 1,000 holds during the rush and while idle.
 
     .venv/bin/python bench/projection_lag.py                  # 64 connections, 20 s
 """
@@ -98,18 +99,25 @@ def main() -> int:
                 "sales_end": hot["sales_end"],
             })  # fmt: skip
             quiet.raise_for_status()
+        projections = {"projections": system.children()["projections"]}
+        idle_from = harness.cpu_seconds(projections)["projections"]
         time.sleep(2)  # the read model of the new ticket type
+        idle_cores = (harness.cpu_seconds(projections)["projections"] - idle_from) / 2
         rush: dict = {}
         loader = threading.Thread(
             target=lambda: rush.update(
                 drive(system.base_url, event["id"], hot["id"], args.connections, args.seconds)[0]
             )
         )
+        cpu_from, started = harness.cpu_seconds(projections)["projections"], time.monotonic()
         loader.start()
         time.sleep(1)
         lags = asyncio.run(probe(system, event["id"], quiet.json()["id"], args.seconds - 2))
         loader.join()
+        cpu = harness.cpu_seconds(projections)["projections"] - cpu_from
+        elapsed = time.monotonic() - started
     lags.sort()
+    holds = rush["pending_201"] + len(lags)  # the rush's and the probe's
 
     def pct(p: float) -> float:
         return lags[min(len(lags) - 1, int(p / 100 * len(lags)))]
@@ -118,6 +126,9 @@ def main() -> int:
           f"connections, p99 {rush['p99_ms']:.1f} ms, statuses {rush['statuses']}")  # fmt: skip
     print(f"projection lag over {len(lags)} probes: p50 {pct(50):.1f} ms, p99 {pct(99):.1f} ms, "
           f"max {lags[-1]:.1f} ms")  # fmt: skip
+    per_1000, cores = 1000 * cpu / holds, cpu / elapsed
+    print(f"projections CPU: {per_1000:.3f} s per 1,000 holds ({cores:.3f} cores over "
+          f"{elapsed:.0f} s, {holds} holds; idle before: {idle_cores:.3f} cores)")  # fmt: skip
     return 0
 
 

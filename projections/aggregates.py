@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
 
 DEFAULT_CACHE_SIZE = 10_000
 
@@ -36,6 +38,20 @@ class AggregateCache:
         aggregate = self.app.repository.get(event.originator_id, version=version)
         self._keep(event.originator_id, aggregate)
         return aggregate
+
+    def covers(self, notifications: Sequence[Notification]) -> bool:
+        """Whether advancing through these notifications, in order, loads nothing."""
+        versions: dict[Any, int] = {}
+        for notification in notifications:
+            aggregate_id = notification.originator_id
+            version = versions.get(aggregate_id)
+            if version is None:
+                cached = self.aggregates.get(aggregate_id)
+                version = cached.version if cached is not None else 0
+            if notification.originator_version != version + 1:
+                return False
+            versions[aggregate_id] = version + 1
+        return True
 
     def advance(self, event: Any) -> Any:
         """The aggregate just after event."""

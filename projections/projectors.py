@@ -1,8 +1,8 @@
 """The two projectors: the tickets log (catalogue, inventory) and the payments log (orders).
 
-Each turns a batch of notifications into Changes (blocking: it decodes events and may load
-aggregates, so the runner calls `digest` in a thread), then commits them in one transaction
-with its position. Only notifications above the stored position are applied.
+Each turns a batch of notifications into Changes (blocking when it must load an aggregate:
+the runner calls `digest` in a thread unless every aggregate is cached), then commits them in
+one transaction with its position. Only notifications above the stored position are applied.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from domain.ticket_type import TicketType
 from projections.aggregates import DEFAULT_CACHE_SIZE, AggregateCache
 from projections.insights import OrderChange
 from projections.keys import PAYMENTS_LOG, TICKETS_LOG, Generation, Keyspace
-from projections.refresh import Changes, refresh
+from projections.refresh import Changes, RelatedKeys, event_keys, refresh
 from projections.state import ORDER_BUCKETS, State, concert_state, ticket_state
-from projections.store import commit
+from projections.store import Plan, WatchedValues, commit
 from services.common.application import utc_now
 
 
@@ -69,6 +69,7 @@ class Projector(ABC):
         self.clock = clock
         self.channel = keyspace.insights_channel if publish else None
         self.cache = AggregateCache(app, cache_size)
+        self.related = RelatedKeys(cache_size)
 
     def digest(self, notifications: Sequence[Notification]) -> Batch:
         """Decode and fold a non-empty run of notifications (blocking)."""
@@ -86,11 +87,13 @@ class Projector(ABC):
     ) -> bool:
         """Commit the batch past the stored position; False if it was all applied already."""
 
-        async def build(pipe: Any, position: int) -> Any:
+        async def build(values: WatchedValues, position: int) -> Plan:
+            changes = batch.after(position)
             return await refresh(
-                pipe, generation, (), batch.after(position), self.clock(), self.channel
+                values, generation, (), changes, self.clock(), self.channel, self.related
             )
 
+        event_ids = batch.after(0).event_ids()
         return await commit(
             self.redis,
             self.keyspace,
@@ -99,6 +102,7 @@ class Projector(ABC):
             log=self.log,
             batch_end=batch.end,
             require_current=require_current,
+            prefetch=event_keys(generation, event_ids) + self.related.keys(generation, event_ids),
         )
 
 

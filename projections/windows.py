@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from redis.asyncio import Redis
 
 from projections.keys import Keyspace
-from projections.refresh import Changes, refresh
-from projections.store import GenerationChangedError, commit
+from projections.refresh import Changes, event_keys, refresh
+from projections.store import GenerationChangedError, Plan, WatchedValues, commit
 
 DUE_PER_ROUND = 100
 
@@ -30,12 +29,12 @@ async def rerender_due_windows(
     if not event_ids:
         return []
 
-    async def build(pipe: Any, _position: int) -> Any:
+    async def build(values: WatchedValues, _position: int) -> Plan:
         # No channel: insights do not depend on the time, so nothing to announce.
-        return await refresh(pipe, generation, event_ids, Changes(), now, None)
+        return await refresh(values, generation, event_ids, Changes(), now, None)
 
     try:
-        await commit(redis, keyspace, generation, build)
+        await commit(redis, keyspace, generation, build, prefetch=event_keys(generation, event_ids))
     except GenerationChangedError:
         return []  # the next round works on the new generation
     return event_ids
