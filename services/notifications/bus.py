@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 import aio_pika
+import aio_pika.exceptions
 from aio_pika.abc import AbstractIncomingMessage
 from pamqp.commands import Basic
 
@@ -60,6 +61,9 @@ class Names:
     @property
     def dead(self) -> str:
         return f"{self.prefix}notifications.dead"
+
+
+CHANNEL_GONE = (aio_pika.exceptions.ChannelInvalidStateError, aio_pika.exceptions.ChannelClosed)
 
 
 class MessageBus(Protocol):
@@ -157,7 +161,12 @@ class RabbitBus:
     async def stop_consuming(self) -> None:
         """Stop taking new messages, then wait for the ones being handled."""
         if self.consumer_tag is not None:
-            await self.queue.cancel(self.consumer_tag)
+            try:
+                await self.queue.cancel(self.consumer_tag)
+            except CHANNEL_GONE as error:
+                # The consumer went with its channel: nothing more will be delivered to it,
+                # and what it had not acknowledged goes back to the queue.
+                log.warning("the receipts consumer's channel was already closed: %s", error)
             self.consumer_tag = None
         await self.in_flight.idle.wait()
 
@@ -165,7 +174,9 @@ class RabbitBus:
         """Messages waiting in the receipts queue, as the broker counts them."""
         if self.queue is None:
             return None
-        declared = await self.queue.declare()
+        # Shielded: aiormq closes a channel whose call is cancelled (the relay's loop is, when
+        # it stops), and once consuming, this queue's channel is the consumer's.
+        declared = await asyncio.shield(self.queue.declare())
         return int(declared.message_count)
 
     async def close(self) -> None:

@@ -233,3 +233,32 @@ async def test_stopping_the_consumer_finishes_the_receipt_in_hand_and_takes_no_m
 
     await eventually(later_waits_in_the_queue)
     assert rows_of(service, later) == []
+
+
+async def test_a_queue_depth_read_cut_short_leaves_the_consumer_working(harness):
+    """The relay is cancelled when it stops, possibly mid-read of the queue's depth.
+
+    aiormq closes a channel whose call is cancelled, and the depth is read on the consumer's
+    channel: the read is shielded, so the consumer goes on taking receipts.
+    """
+    service, shop = await harness.build()
+    await service.start()
+    channel = service.bus.queue.channel
+    for _ in range(20):
+        read = asyncio.create_task(service.bus.depth())
+        for _ in range(3):  # the declare is sent, its answer not yet read
+            await asyncio.sleep(0)
+        read.cancel()
+        await asyncio.gather(read, return_exceptions=True)
+    assert not channel.is_closed
+    assert await service.bus.depth() == 0
+    order_id, _ = await asyncio.to_thread(shop.pay_order)
+    await eventually(lambda: receipts_to(harness.inbox, order_id))
+
+
+async def test_stopping_a_consumer_whose_channel_is_gone_does_not_fail(harness):
+    service, _ = await harness.build()
+    await service.start()
+    await service.bus.queue.channel.close()
+    await service.stop()  # no error: the consumer went with its channel
+    harness.services.remove(service)
