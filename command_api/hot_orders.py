@@ -17,13 +17,14 @@ from types import SimpleNamespace
 
 import grpc
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from command_api import translate
 from command_api.clients import Services
 from domain.errors import InvalidValueError
 from domain.order import MAX_TICKETS_PER_ORDER, check_email
 from protos.ticketing.v1 import payments_pb2
+from services.common.asgi import read_body, replay
 from services.common.http_problems import problem_from_grpc, problem_response
 
 log = logging.getLogger(__name__)
@@ -104,17 +105,11 @@ class HotOrders:
         if len(keys) != 1 or not MIN_KEY <= len(keys[0]) <= MAX_KEY or not json_content(headers):
             await self.app(scope, receive, send)
             return
-        body = b""
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away before sending its order
-            body += message.get("body", b"")
-            if not message.get("more_body", False) or len(body) > MAX_BODY:
-                break
-        request = plain_order(body, keys[0].decode("latin-1")) if len(body) <= MAX_BODY else None
+        # A body too long or cut short (the client went away) is the app's to hear as it came.
+        messages, body = await read_body(receive, MAX_BODY)
+        request = plain_order(body, keys[0].decode("latin-1")) if body is not None else None
         if request is None:
-            await self.app(scope, replay(body, receive, more=len(body) > MAX_BODY), send)
+            await self.app(scope, replay(messages, receive), send)
             return
         scope["route"] = ROUTE
         await self._place(scope, receive, send, request)
@@ -137,17 +132,3 @@ class HotOrders:
         status = 201 if placed.created else 200
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-
-def replay(body: bytes, receive: Receive, *, more: bool) -> Receive:
-    """A receive that gives the app the body already read, then whatever is left."""
-    given = False
-
-    async def receive_again() -> Message:
-        nonlocal given
-        if given:
-            return await receive()
-        given = True
-        return {"type": "http.request", "body": body, "more_body": more}
-
-    return receive_again

@@ -182,6 +182,15 @@ async def system(settings, clock, sandbox_url):
     await provider.aclose()
 
 
+def order_request(concert, ticket, **changes) -> payments_pb2.PlaceOrderRequest:
+    """One ticket for a new buyer key, with any field changed."""
+    fields = {
+        "idempotency_key": f"key-{uuid.uuid4()}", "event_id": concert.id,
+        "ticket_id": ticket.id, "quantity": 1, "email": "fan@example.com", "phone_number": PHONE,
+    } | changes  # fmt: skip
+    return payments_pb2.PlaceOrderRequest(**fields)
+
+
 async def refused(call) -> grpc.aio.AioRpcError:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call
@@ -308,12 +317,7 @@ async def test_bad_orders_are_refused_with_a_clear_status(system):
     stub = system.payments_stub
 
     def request(**changes):
-        fields = {
-            "idempotency_key": f"key-{uuid.uuid4()}", "event_id": concert.id,
-            "ticket_id": ticket.id, "quantity": 1, "email": "fan@example.com",
-            "phone_number": PHONE,
-        } | changes  # fmt: skip
-        return stub.PlaceOrder(payments_pb2.PlaceOrderRequest(**fields), metadata=system.customer)
+        return stub.PlaceOrder(order_request(concert, ticket, **changes), metadata=system.customer)
 
     cases = [
         (request(event_id="nope"), grpc.StatusCode.INVALID_ARGUMENT),
@@ -484,12 +488,7 @@ async def test_place_orders_answers_each_order_as_place_order_would(system):
     _, foreign_ticket = await system.concert_on_sale()
 
     def request(**changes):
-        fields = {
-            "idempotency_key": f"key-{uuid.uuid4()}", "event_id": concert.id,
-            "ticket_id": ticket.id, "quantity": 1, "email": "fan@example.com",
-            "phone_number": PHONE,
-        } | changes  # fmt: skip
-        return payments_pb2.PlaceOrderRequest(**fields)
+        return order_request(concert, ticket, **changes)
 
     bad = [
         request(event_id="nope"), request(quantity=11), request(email="not-an-email"),

@@ -11,12 +11,12 @@ the body as it came, and the route gives its usual answer, problem documents inc
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.common.asgi import read_body, replay
 from services.payments.providers.base import InvalidPaymentStateError
 from services.payments.providers.sandbox_requests import read_payment_create
 from services.payments.providers.sandbox_store import NewPayment, SandboxPayment
@@ -49,7 +49,7 @@ class HotCreates:
         ):
             await self.app(scope, receive, send)
             return
-        messages, body = await read_body(receive)
+        messages, body = await read_body(receive, MAX_BODY_BYTES)
         if body is None or not await self._answer(body, send):
             await self.app(scope, replay(messages, receive), send)
 
@@ -77,32 +77,3 @@ def is_json(scope: Scope) -> bool:
             media_type: bytes = value.partition(b";")[0].strip().lower()
             return media_type == JSON
     return False
-
-
-async def read_body(receive: Receive) -> tuple[list[Message], bytes | None]:
-    """The request's messages as received, and its body unless it was too long or cut short."""
-    messages: list[Message] = []
-    size = 0
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            return messages, None  # the client went away: the app hears it as it would have
-        size += len(message.get("body", b""))
-        if size > MAX_BODY_BYTES:
-            return messages, None
-        if not message.get("more_body", False):
-            break
-    if len(messages) == 1:
-        return messages, messages[0].get("body", b"")
-    return messages, b"".join(message.get("body", b"") for message in messages)
-
-
-def replay(messages: list[Message], receive: Receive) -> Receive:
-    """A receive that gives back the messages already read, then the rest of the request."""
-    queued = deque(messages)
-
-    async def replayed() -> Message:
-        return queued.popleft() if queued else await receive()
-
-    return replayed
