@@ -76,7 +76,7 @@ class SubscriptionFollower:
     def __init__(self, app: Application[UUID], after: int) -> None:
         recorder = app.recorder
         if not isinstance(recorder, PostgresApplicationRecorder):
-            raise NotImplementedError("only PostgreSQL announces new notifications")
+            raise TypeError("only PostgreSQL announces new notifications: poll this log")
         self.recorder = recorder
         self.after = after
         # What the library's select_notifications reads, on the reader's own connection.
@@ -188,7 +188,6 @@ def _resolve(waiter: asyncio.Future[None]) -> None:
 
 def open_follower(app: Application[UUID], after: int) -> Follower:
     """Subscribe where the recorder can; poll where it cannot (SQLite)."""
-    try:
+    if isinstance(app.recorder, PostgresApplicationRecorder):
         return SubscriptionFollower(app, after)
-    except NotImplementedError:
-        return PollingFollower(app, after)
+    return PollingFollower(app, after)
