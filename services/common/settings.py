@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     ticketing_host: str = "127.0.0.1"
     ticketing_data_dir: Path = Path(".data")
     ticketing_hold_seconds: int = Field(default=900, ge=1)
+    # The tickets service ends on its own a hold still open this long past its expiry: one
+    # whose order was never recorded (payments holds first, then saves; DESIGN.md).
+    ticketing_hold_grace_seconds: int = Field(default=30, ge=1)
     ticketing_superadmin_email: str | None = None
     ticketing_superadmin_password: str | None = None
     # Events read from the store per load of a hot ticket type at most (see DESIGN.md).

@@ -44,6 +44,8 @@ class OrderPlacement:
         unit_price: Money,
     ) -> None:
         self.order_id = order_id_for(idempotency_key, email)
+        self.ticket_id, self.quantity, self.email = ticket_id, quantity, email
+        self.total_amount = unit_price * quantity
         self.fingerprint = request_fingerprint(event_id, ticket_id, quantity, email, phone_number)
         self.details = {
             "event_id": event_id, "ticket_id": ticket_id, "quantity": quantity,

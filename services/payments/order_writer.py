@@ -114,6 +114,12 @@ class OrderWriter:
 
         return await self.submit(order_id, decide)
 
+    def recently_saved(self, order_id: UUID) -> bool:
+        """Whether this writer saved the order within CACHE_SECONDS (it surely exists)."""
+        with self.saved_lock:
+            seen = self.saved.get(order_id)
+        return seen is not None and time.monotonic() - seen[0] <= CACHE_SECONDS
+
     async def get(self, order_id: UUID) -> OrderView:
         """The order as it stands (read straight from the store, not queued)."""
         return OrderView.of(await asyncio.to_thread(self.orders.get_order, order_id))

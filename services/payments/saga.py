@@ -6,6 +6,7 @@ PlaceOrder, a webhook, the expiry sweep) can pick the saga up where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ import grpc
 
 from domain.errors import (
     HoldEndedError,
+    IdempotencyKeyReusedError,
     InvalidTransitionError,
     InvalidValueError,
     NoSuchHoldError,
@@ -23,17 +25,19 @@ from domain.errors import (
     SoldOutError,
     TicketingError,
 )
+from domain.money import Money
 from domain.order import Order, OrderStatus, check_email, check_phone_number, check_quantity
 from services.common.errors import ServiceError
 from services.payments.application import OrderPlacement
 from services.payments.order_writer import OrderView, OrderWriter
 from services.payments.providers.base import (
+    InvalidPaymentStateError,
     PaymentNotFoundError,
     PaymentProvider,
     ProviderPayment,
     ProviderUnavailableError,
 )
-from services.payments.tickets_client import TicketsClient
+from services.payments.tickets_client import TicketsClient, TicketsUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +102,10 @@ class OrderSaga:
         placement = OrderPlacement(
             idempotency_key, event_id, ticket_id, quantity, email, phone_number, ticket.price
         )
-        view = await self.writer.submit(placement.order_id, placement, probably_new=True)
+        if self.writer.recently_saved(placement.order_id):  # a retry: no new hold to make
+            view = await self.writer.submit(placement.order_id, placement)
+        else:
+            view = await self._place_new(placement)
         return await self.advance(view), placement.created
 
     async def advance(self, view: OrderView) -> OrderView:
@@ -114,21 +121,125 @@ class OrderSaga:
             view = await self._open_payment(view)
         return view
 
-    async def _hold_tickets(self, view: OrderView) -> OrderView:
-        """Hold the tickets and open the payment, then record both in one save.
+    async def _place_new(self, placement: OrderPlacement) -> OrderView:
+        """Hold the tickets, open the payment, then record the order with both in one save.
 
-        If the provider cannot be reached, the hold alone is recorded and the caller is told
-        to retry; a crash before the save leaves a placed order, whose hold the expiry sweep
-        gives back (and a retry with the same key finds the hold and the payment again).
+        Nothing is recorded before the hold: a new order costs three durable steps (the hold,
+        the payment, the order) instead of four, and one order save instead of two. What
+        that leaves open, and who closes it:
+
+        - A crash between the hold and the save leaves a hold no order knows of. The tickets
+          service ends any hold still open a grace period past its expiry
+          (services/tickets/holds.py). A retry with the same key meets the same hold (a
+          reserve is idempotent per order id, and answers the hold's own expiry) and the
+          same payment (the provider's are per order id too).
+        - The order may exist after all: a retry the cache did not know, or a concurrent
+          request under the same key. The save then finds it and the placement returns it
+          (or refuses a different request under the key); a hold made here that is not that
+          order's is given back (`_give_back_stray_hold`).
+        - The tickets service's answer is lost: the order is recorded as placed, as before
+          the hold, so the expiry sweep gives back whatever may be held.
         """
-        expires_at = view.placed_at + self.hold
+        order_id, ticket_id = placement.order_id, placement.ticket_id
+        refusal: str | None = None
+        payment: ProviderPayment | None = None
+        provider_down: ProviderDownError | None = None
+        payment_conflict = False
+        held_until = self.clock() + self.hold
         try:
-            await self.tickets.reserve(view.ticket_id, view.id, view.quantity, expires_at)
+            held_until = await self.tickets.reserve(
+                ticket_id, order_id, placement.quantity, held_until
+            )
+        except SoldOutError:
+            refusal = "sold_out"
+        except NotOnSaleError:
+            refusal = "not_on_sale"
+        except HoldEndedError:
+            refusal = "hold_not_confirmed"  # this order id held before; that hold has ended
+        except TicketsUnavailableError:
+            await self.writer.submit(order_id, placement, probably_new=True)
+            raise
+        if refusal is None:
+            try:
+                payment = await self._create_payment(
+                    order_id, placement.total_amount, placement.quantity, placement.email
+                )
+            except ProviderDownError as down:
+                provider_down = down  # the hold is recorded; a retry opens the payment
+            except InvalidPaymentStateError:
+                # The order id already has a payment of another amount: a different request
+                # under this key came first (recorded, or lost in a crash before its save).
+                payment_conflict = True
+        found: list[tuple[UUID, OrderStatus]] = []
+
+        def record(existing: Order | None) -> Order:
+            if existing is not None:
+                found[:] = [(existing.ticket_id, existing.status)]
+            order = placement(existing)
+            if not placement.created:
+                return order
+            if payment_conflict:
+                raise IdempotencyKeyReusedError(
+                    "this Idempotency-Key was already used with a different request"
+                )
+            if refusal is not None:
+                order.reject(refusal)
+                return order
+            order.mark_held(held_until)
+            if payment is not None:
+                order.attach_payment(payment.payment_ref, payment.checkout_url)
+            return order
+
+        try:
+            view = await self.writer.submit(order_id, record, probably_new=True)
+        finally:
+            if refusal is None and found:
+                await self._give_back_stray_hold(ticket_id, order_id, *found[0])
+            elif refusal is None and payment_conflict:
+                await self._give_back_stray_hold(ticket_id, order_id, None, None)
+        if provider_down is not None and placement.created:
+            raise provider_down
+        return view
+
+    async def _give_back_stray_hold(
+        self,
+        ticket_id: UUID,
+        order_id: UUID,
+        their_ticket_id: UUID | None,
+        their_status: OrderStatus | None,
+    ) -> None:
+        """The order was not this request's to create: release the hold just made, unless
+        it is the existing order's own.
+
+        The order's own hold is one on the same ticket type that it holds or bought (the
+        reserve was then a no-op), or one it is about to make (placed). A rejected order
+        held nothing, an order of another ticket type (a different request under the same
+        key, refused) holds nothing here, and neither does a request refused for a payment
+        conflict with no order recorded (their_ticket_id None).
+        """
+        if their_ticket_id == ticket_id and their_status is not OrderStatus.REJECTED:
+            return
+        with contextlib.suppress(NoSuchHoldError, HoldEndedError):  # a concurrent retry's
+            await self.tickets.release(ticket_id, order_id)
+
+    async def _hold_tickets(self, view: OrderView) -> OrderView:
+        """Hold a placed order's tickets and open its payment, then record both in one save.
+
+        A placed order is one recorded before its hold: the tickets service's answer was
+        lost, or an order from before holds came first. If the provider cannot be reached,
+        the hold alone is recorded and the caller is told to retry.
+        """
+        try:
+            expires_at = await self.tickets.reserve(
+                view.ticket_id, view.id, view.quantity, view.placed_at + self.hold
+            )
         except (SoldOutError, NotOnSaleError) as refused:
             reason = "sold_out" if isinstance(refused, SoldOutError) else "not_on_sale"
             return await self.writer.update(view.id, lambda o: o.reject(reason))
         try:
-            payment = await self._create_payment(view)
+            payment = await self._create_payment(
+                view.id, view.total_amount, view.quantity, view.email
+            )
         except ProviderDownError:
             await self.writer.update(view.id, lambda o: o.mark_held(expires_at))
             raise
@@ -140,15 +251,17 @@ class OrderSaga:
         return await self.writer.update(view.id, held_with_payment)
 
     async def _open_payment(self, view: OrderView) -> OrderView:
-        payment = await self._create_payment(view)
+        payment = await self._create_payment(view.id, view.total_amount, view.quantity, view.email)
         return await self.writer.update(
             view.id, lambda o: o.attach_payment(payment.payment_ref, payment.checkout_url)
         )
 
-    async def _create_payment(self, view: OrderView) -> ProviderPayment:
+    async def _create_payment(
+        self, order_id: UUID, amount: Money, quantity: int, email: str
+    ) -> ProviderPayment:
         try:
             return await self.provider.create_payment(
-                str(view.id), view.total_amount, f"{view.quantity} ticket(s)", view.email
+                str(order_id), amount, f"{quantity} ticket(s)", email
             )
         except ProviderUnavailableError as error:
             raise ProviderDownError(
@@ -187,7 +300,10 @@ class OrderSaga:
                 await self.provider.refund(payment.payment_ref)
             return view
         if payment.status == "succeeded":
-            await self.tickets.confirm(view.ticket_id, view.id)
+            try:
+                await self.tickets.confirm(view.ticket_id, view.id)
+            except (HoldEndedError, NoSuchHoldError):
+                return await self._refund_after_hold_ended(view, payment)
             paid_at = self.clock()
             return await self.writer.update(
                 view.id, lambda o: o.mark_paid(payment.payment_ref, paid_at)
@@ -196,6 +312,18 @@ class OrderSaga:
             await self._give_back(view, expired=False)
             return await self.writer.update(view.id, lambda o: o.mark_failed("declined"))
         return view
+
+    async def _refund_after_hold_ended(
+        self, view: OrderView, payment: ProviderPayment
+    ) -> OrderView:
+        """The tickets service ended the hold on its own, a grace period past its expiry,
+        before this service closed the payment (it was down that long): the money goes back.
+        """
+        log.error("order %s: payment %s succeeded after its hold ended; refunding",
+                  view.id, payment.payment_ref)  # fmt: skip
+        await self.provider.refund(payment.payment_ref)
+        now = self.clock()
+        return await self.writer.update(view.id, lambda o: o.mark_expired(now))
 
     # -- expiry -------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from services.common.errors import REASON_KEY, ServiceError
 from services.common.group_commit import BatchQueue
 from services.common.identity import Identity, identity_metadata
 from services.common.logs import request_id_metadata
-from services.common.protobuf import parse_money, timestamp
+from services.common.protobuf import parse_money, parse_time, timestamp
 
 CALL_TIMEOUT_SECONDS = 5.0
 # How long a ticket type's price and concert, as read for one order, serve the next orders.
@@ -59,10 +59,12 @@ class _QueuedHold:
     expires_at: datetime
 
 
-def _outcome(outcome: Any) -> Exception | None:
-    """One ReserveOutcome: None when held, else the refusal as the domain error it came from."""
+def _outcome(outcome: Any, asked: datetime) -> Exception | datetime:
+    """One ReserveOutcome: the hold's expiry when held, else the refusal as a domain error."""
     if not outcome.reason:
-        return None
+        if outcome.HasField("expires_at"):
+            return parse_time("expires_at", outcome.expires_at)
+        return asked  # a tickets service from before the field: the hold asked for
     kind = REASONS.get(outcome.reason)
     if kind is not None:
         return kind(outcome.message or outcome.reason)
@@ -100,7 +102,7 @@ class TicketsClient:
         # ticket type id -> (when read, the answer in flight or read)
         self._ticket_types: dict[UUID, tuple[float, asyncio.Future[TicketTypeInfo]]] = {}
         # Per ticket type, the holds waiting for its next ReserveBatch call.
-        self._holds: dict[UUID, BatchQueue[_QueuedHold, None]] = {}
+        self._holds: dict[UUID, BatchQueue[_QueuedHold, datetime]] = {}
 
     async def ticket_type(self, ticket_type_id: UUID) -> TicketTypeInfo:
         """The ticket type's price and concert, as read at most cache_seconds ago.
@@ -139,11 +141,12 @@ class TicketsClient:
 
     async def reserve(
         self, ticket_type_id: UUID, order_id: UUID, quantity: int, expires_at: datetime
-    ) -> None:
-        """Hold tickets for the order until expires_at (a repeat changes nothing).
+    ) -> datetime:
+        """Hold tickets for the order until expires_at; answer when the hold expires.
 
-        Holds on one ticket type that queue up while a call for it is in flight go together
-        in the next ReserveBatch call; each caller gets its own hold's outcome.
+        A repeat changes nothing and answers the existing hold's own expiry. Holds on one
+        ticket type that queue up while a call for it is in flight go together in the next
+        ReserveBatch call; each caller gets its own hold's outcome.
         """
         queue = self._holds.get(ticket_type_id)
         if queue is None:
@@ -151,11 +154,11 @@ class TicketsClient:
                 partial(self._send_batch, ticket_type_id), MAX_HOLDS_PER_CALL, name="holds"
             )
             self._holds[ticket_type_id] = queue
-        await queue.submit(_QueuedHold(str(order_id), quantity, expires_at))
+        return await queue.submit(_QueuedHold(str(order_id), quantity, expires_at))
 
     async def _send_batch(
         self, ticket_type_id: UUID, batch: list[_QueuedHold]
-    ) -> list[Exception | None]:
+    ) -> list[Exception | datetime]:
         """One ReserveBatch call; each hold's outcome (a failed call fails them all)."""
         request = tickets_pb2.ReserveBatchRequest(
             ticket_type_id=str(ticket_type_id),
@@ -169,7 +172,10 @@ class TicketsClient:
             ],
         )
         response = await self._call(self.stub.ReserveBatch, request)
-        return [_outcome(outcome) for outcome in response.outcomes]
+        return [
+            _outcome(outcome, hold.expires_at)
+            for outcome, hold in zip(response.outcomes, batch, strict=False)
+        ]
 
     async def confirm(self, ticket_type_id: UUID, order_id: UUID) -> None:
         """The order's held tickets are sold."""

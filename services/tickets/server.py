@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from protos.ticketing.v1 import tickets_pb2_grpc
 from services.common import loop
@@ -14,6 +14,7 @@ from services.common.logs import setup_logging
 from services.common.metrics import serve_metrics
 from services.common.settings import Settings
 from services.tickets.application import Tickets
+from services.tickets.holds import HoldSweeper, OpenHolds
 from services.tickets.servicer import TicketsServicer
 from services.tickets.writer import TicketTypeWriters
 
@@ -27,12 +28,20 @@ class TicketsProcess:
     service: GrpcService
     tickets: Tickets
     writers: TicketTypeWriters
+    sweeper: HoldSweeper
 
 
 def build_tickets_service(
-    settings: Settings, address: str, *, clock: Callable[[], datetime] = utc_now
+    settings: Settings,
+    address: str,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    sweep_interval: float = 5.0,
 ) -> TicketsProcess:
-    """The tickets gRPC service on its event store, listening on address (port 0: any)."""
+    """The tickets gRPC service on its event store, listening on address (port 0: any).
+
+    The sweep of holds nobody came back for starts with the server.
+    """
     tickets = Tickets(
         env=settings.event_store_env("tickets"),
         clock=clock,
@@ -41,6 +50,8 @@ def build_tickets_service(
     )
     writers = TicketTypeWriters(tickets, conflict_retries=settings.ticketing_conflict_retries)
     servicer = TicketsServicer(tickets, writers)
+    grace = timedelta(seconds=settings.ticketing_hold_grace_seconds)
+    sweeper = HoldSweeper(OpenHolds(tickets), writers, clock, grace, sweep_interval)
     service = GrpcService(
         settings.secret("internal"),
         [lambda server: tickets_pb2_grpc.add_TicketsServiceServicer_to_server(servicer, server)],
@@ -49,11 +60,13 @@ def build_tickets_service(
     )
 
     async def close() -> None:
+        await sweeper.stop()
         await writers.close()
         tickets.close()
 
     service.on_stop.append(close)
-    return TicketsProcess(service, tickets, writers)
+    service.on_start.append(sweeper.start)
+    return TicketsProcess(service, tickets, writers, sweeper)
 
 
 def main() -> None:

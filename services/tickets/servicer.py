@@ -186,17 +186,24 @@ class TicketsServicer(tickets_pb2_grpc.TicketsServiceServicer):
             raise BadRequestError(f"a batch holds 1 to {MAX_RESERVE_BATCH} reservations")
         now = self.tickets.clock()
 
-        def decision(item: Any) -> Callable[[TicketType], None]:
+        def decision(item: Any, held_until: list[datetime]) -> Callable[[TicketType], None]:
             order_id = str(parse_uuid("order_id", item.order_id))
             expires_at = parse_time("expires_at", item.expires_at)
             if expires_at <= now:
                 raise BadRequestError("expires_at must be in the future")
             quantity = item.quantity
-            return lambda t: t.reserve(order_id, quantity, expires_at, self.tickets.clock())
+
+            def reserve(ticket_type: TicketType) -> None:
+                ticket_type.reserve(order_id, quantity, expires_at, self.tickets.clock())
+                hold = ticket_type.holds.get(order_id)  # None: the order already bought them
+                held_until[:] = [expires_at if hold is None else hold.expires_at]
+
+            return reserve
 
         async def one(item: Any) -> tickets_pb2.ReserveOutcome:
+            held_until: list[datetime] = []
             try:
-                await self.writers.submit(ticket_type_id, decision(item))
+                await self.writers.submit(ticket_type_id, decision(item, held_until))
             except Exception as error:
                 refused = status_for(error)
                 if refused is None:
@@ -204,7 +211,9 @@ class TicketsServicer(tickets_pb2_grpc.TicketsServiceServicer):
                 return tickets_pb2.ReserveOutcome(
                     order_id=item.order_id, reason=refused.reason, message=str(error)
                 )
-            return tickets_pb2.ReserveOutcome(order_id=item.order_id)
+            return tickets_pb2.ReserveOutcome(
+                order_id=item.order_id, expires_at=timestamp(held_until[0])
+            )
 
         outcomes = await asyncio.gather(*(one(item) for item in request.holds))
         return tickets_pb2.ReserveBatchResponse(outcomes=outcomes)

@@ -161,7 +161,9 @@ def sandbox_url(settings, tmp_path):
 
 
 async def start_tickets(settings, clock):
-    process = build_tickets_service(settings, settings.ticketing_tickets_addr, clock=clock)
+    process = build_tickets_service(
+        settings, settings.ticketing_tickets_addr, clock=clock, sweep_interval=3600
+    )
     await process.service.start()
     return process
 
@@ -468,6 +470,123 @@ async def test_a_provider_that_is_down_keeps_the_hold_and_a_retry_opens_the_paym
         await system.close()
         await payments.service.stop(grace=1)
         await tickets.service.stop(grace=1)
+
+
+def order_history(system, order_id) -> list[str]:
+    stored = system.payments.orders.repository.event_store.get(uuid.UUID(str(order_id)))
+    return [type(event).__name__ for event in stored]
+
+
+async def test_a_new_order_is_recorded_once_with_its_hold_and_payment(system):
+    concert, ticket = await system.concert_on_sale(stock=5)
+    writer = system.payments.saga.writer
+    before = writer.batches_saved
+    placed = await system.place(concert, ticket, quantity=2)
+    # The hold and the payment come first; then one save records all three events.
+    assert writer.batches_saved - before == 1
+    assert order_history(system, placed.order.id) == ["Placed", "Held", "PaymentAttached"]
+    refused_order = await refused(system.place(concert, ticket, quantity=4, key="too-many-01"))
+    assert reason_of(refused_order) == "sold_out"
+    assert writer.batches_saved - before == 2
+    assert order_history(system, order_id_for("too-many-01", "fan@example.com")) == [
+        "Placed",
+        "Rejected",
+    ]
+
+
+async def lose_the_next_order_save(system):
+    """The payments service dies after the hold (and the payment) but before the order's save."""
+    writer = system.payments.saga.writer
+    submit = writer.submit
+
+    async def dies(*args, **kwargs):
+        writer.submit = submit
+        raise ConnectionError("the payments service died here")
+
+    writer.submit = dies
+
+
+async def test_a_retry_after_a_crash_before_the_orders_save_meets_the_same_hold(system):
+    concert, ticket = await system.concert_on_sale(stock=5)
+    await lose_the_next_order_save(system)
+    lost = await refused(system.place(concert, ticket, quantity=2, key="crash-retry-01"))
+    assert lost.code() == grpc.StatusCode.INTERNAL
+    assert (await system.ticket(ticket)).held == 2  # held, and no order records it yet
+    order_id = order_id_for("crash-retry-01", "fan@example.com")
+    assert order_history(system, order_id) == []
+
+    system.clock.offset = timedelta(minutes=2)  # the buyer comes back later
+    again = await system.place(concert, ticket, quantity=2, key="crash-retry-01")
+    assert again.created
+    assert again.order.status == payments_pb2.ORDER_STATUS_PENDING
+    assert (await system.ticket(ticket)).held == 2  # the same hold, not a second one
+    # The order keeps the hold's own expiry, so both services end it at the same moment.
+    held_until = again.order.payment.expires_at.ToDatetime(tzinfo=UTC)
+    assert held_until < system.clock() + HOLD - timedelta(minutes=1)
+    assert (await system.pay(again.order)).status == payments_pb2.ORDER_STATUS_PAID
+    assert (await system.ticket(ticket)).sold == 2
+
+
+async def test_a_hold_whose_order_was_never_recorded_is_ended_by_the_tickets_service(system):
+    concert, ticket = await system.concert_on_sale(stock=5)
+    await lose_the_next_order_save(system)
+    await refused(system.place(concert, ticket, quantity=2, key="crash-forgot-1"))
+    assert (await system.ticket(ticket)).held == 2
+    grace = timedelta(seconds=system.settings.ticketing_hold_grace_seconds)
+    system.clock.offset = HOLD + grace + timedelta(seconds=1)
+    assert await system.payments.sweeper.sweep() == []  # payments never knew the order
+    order_id = order_id_for("crash-forgot-1", "fan@example.com")
+    assert await system.tickets.sweeper.sweep() == [(uuid.UUID(ticket.id), str(order_id))]
+    after = await system.ticket(ticket)
+    assert (after.held, after.remaining) == (0, 5)
+    # The buyer's retry, this late, is told the tickets could not be held, and holds nothing.
+    late = await refused(system.place(concert, ticket, quantity=2, key="crash-forgot-1"))
+    assert late.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert (await system.ticket(ticket)).held == 0
+    assert order_history(system, order_id) == ["Placed", "Rejected"]
+
+
+async def test_a_refused_orders_retry_holds_nothing_when_stock_came_back(system):
+    concert, ticket = await system.concert_on_sale(stock=2)
+    first = (await system.place(concert, ticket, quantity=2)).order
+    sold_out = await refused(system.place(concert, ticket, quantity=2, key="came-back-01"))
+    assert reason_of(sold_out) == "sold_out"
+    await system.pay(first, "declined")  # the two tickets are back on sale
+    system.payments.saga.writer.saved.clear()  # as if another replica took the retry
+    again = await refused(system.place(concert, ticket, quantity=2, key="came-back-01"))
+    assert reason_of(again) == "sold_out"  # the order was refused; it stays refused
+    after = await system.ticket(ticket)
+    assert (after.held, after.remaining) == (0, 2)
+
+
+async def test_a_key_reused_for_another_ticket_type_holds_nothing_there(system):
+    concert, ticket = await system.concert_on_sale(stock=5)
+    other_concert, other_ticket = await system.concert_on_sale(stock=5)
+    await system.place(concert, ticket, quantity=2, key="reused-key-01")
+    system.payments.saga.writer.saved.clear()  # as if another replica took the second request
+    reused = await refused(
+        system.place(other_concert, other_ticket, quantity=1, key="reused-key-01")
+    )
+    assert (reused.code(), reason_of(reused)) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "idempotency_key_reused",
+    )
+    assert (await system.ticket(other_ticket)).held == 0
+    assert (await system.ticket(ticket)).held == 2  # the first order's hold is untouched
+
+
+async def test_a_payment_after_the_tickets_service_ended_the_hold_is_refunded(system):
+    concert, ticket = await system.concert_on_sale(stock=5)
+    order = (await system.place(concert, ticket, quantity=2)).order
+    # The payments service was down past the hold and the grace: nobody closed the payment.
+    grace = timedelta(seconds=system.settings.ticketing_hold_grace_seconds)
+    system.clock.offset = HOLD + grace + timedelta(seconds=1)
+    assert len(await system.tickets.sweeper.sweep()) == 1
+    late = await system.pay(order)  # the buyer pays anyway; the webhook comes
+    assert late.status == payments_pb2.ORDER_STATUS_EXPIRED
+    assert (await system.provider.get_payment(order.payment.payment_ref)).status == "refunded"
+    after = await system.ticket(ticket)
+    assert (after.sold, after.held, after.remaining) == (0, 0, 5)
 
 
 class RequestIds(logging.Handler):

@@ -197,14 +197,16 @@ class ReserveBatchResponse(_message.Message):
     def __init__(self, outcomes: _Optional[_Iterable[_Union[ReserveOutcome, _Mapping]]] = ...) -> None: ...
 
 class ReserveOutcome(_message.Message):
-    __slots__ = ("order_id", "reason", "message")
+    __slots__ = ("order_id", "reason", "message", "expires_at")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     reason: str
     message: str
-    def __init__(self, order_id: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class HoldRequest(_message.Message):
     __slots__ = ("ticket_type_id", "order_id")
