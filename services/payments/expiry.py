@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from services.common.application import event_name
@@ -36,13 +37,20 @@ class OpenOrders:
         """Read the event log from where we stopped to its end."""
         while True:
             notifications = self.orders.notification_log.select(self.position + 1, PAGE)
+            # Only an order's last deadline in the page counts: a new order's Placed and Held
+            # are saved together, so only the Held is decoded.
+            latest: dict[UUID, Any] = {}
             for notification in notifications:
                 self.position = notification.id
                 name = event_name(notification)
+                order_id: UUID = notification.originator_id  # type: ignore[assignment]
                 if name in ENDED:  # the event's name says all: no need to decode it
-                    self.deadlines.pop(notification.originator_id, None)  # type: ignore[arg-type]
+                    latest.pop(order_id, None)
+                    self.deadlines.pop(order_id, None)
                 elif name in DEADLINES:
-                    self._follow(self.orders.mapper.to_domain_event(notification))
+                    latest[order_id] = notification
+            for notification in latest.values():
+                self._follow(self.orders.mapper.to_domain_event(notification))
             if len(notifications) < PAGE:
                 return
 

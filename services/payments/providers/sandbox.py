@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import orjson
 
 from domain.money import Money
 from services.payments.providers.base import (
@@ -25,6 +26,7 @@ from services.payments.providers.base import (
 )
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
+JSON_HEADERS = {"Content-Type": "application/json"}
 REPLAY_WINDOW_SECONDS = 300
 
 
@@ -185,8 +187,13 @@ class SandboxProvider:
         raise ProviderError(f"the sandbox refused the request ({status}): {detail}")
 
     async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, str]:
+        payload = None if body is None else orjson.dumps(body)  # aiohttp's json= is stdlib json
         async with self._session().request(
-            method, self.base_url + path, json=body, timeout=self.timeout
+            method,
+            self.base_url + path,
+            data=payload,
+            headers=JSON_HEADERS if body is not None else None,
+            timeout=self.timeout,
         ) as response:
             return response.status, (await response.read()).decode("utf-8", "replace")
 
