@@ -6,6 +6,7 @@ PlaceOrder, a webhook, the expiry sweep) can pick the saga up where it stopped.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from services.payments.providers.base import (
     InvalidPaymentStateError,
     PaymentNotFoundError,
     PaymentProvider,
+    ProviderError,
     ProviderPayment,
     ProviderUnavailableError,
 )
@@ -42,6 +44,10 @@ from services.payments.tickets_client import TicketsClient, TicketsUnavailableEr
 log = logging.getLogger(__name__)
 
 MIN_KEY_LENGTH, MAX_KEY_LENGTH = 8, 255
+# A ticket type with at least this many tickets left (as read at most a second ago; a rush
+# sells about a thousand a second) is not expected to refuse a hold: its orders open their
+# payment while the hold is being made (OrderSaga._place_new).
+SPECULATE_FROM_REMAINING = 5_000
 REJECTIONS: dict[str, type[TicketingError]] = {
     "sold_out": SoldOutError,
     "not_on_sale": NotOnSaleError,
@@ -105,7 +111,8 @@ class OrderSaga:
         if self.writer.recently_saved(placement.order_id):  # a retry: no new hold to make
             view = await self.writer.submit(placement.order_id, placement)
         else:
-            view = await self._place_new(placement)
+            speculate = ticket.remaining >= SPECULATE_FROM_REMAINING
+            view = await self._place_new(placement, speculate=speculate)
         return await self.advance(view), placement.created
 
     async def advance(self, view: OrderView) -> OrderView:
@@ -121,7 +128,7 @@ class OrderSaga:
             view = await self._open_payment(view)
         return view
 
-    async def _place_new(self, placement: OrderPlacement) -> OrderView:
+    async def _place_new(self, placement: OrderPlacement, *, speculate: bool) -> OrderView:
         """Hold the tickets, open the payment, then record the order with both in one save.
 
         Nothing is recorded before the hold: a new order costs three durable steps (the hold,
@@ -141,35 +148,29 @@ class OrderSaga:
           the hold, so the expiry sweep gives back whatever may be held.
         """
         order_id, ticket_id = placement.order_id, placement.ticket_id
-        refusal: str | None = None
-        payment: ProviderPayment | None = None
-        provider_down: ProviderDownError | None = None
-        payment_conflict = False
-        held_until = self.clock() + self.hold
+        opened: tuple[ProviderPayment | None, ProviderDownError | None, bool] | None = None
         try:
-            held_until = await self.tickets.reserve(
-                ticket_id, order_id, placement.quantity, held_until
-            )
-        except SoldOutError:
-            refusal = "sold_out"
-        except NotOnSaleError:
-            refusal = "not_on_sale"
-        except HoldEndedError:
-            refusal = "hold_not_confirmed"  # this order id held before; that hold has ended
+            if speculate:
+                # Plenty of tickets left: open the payment while the hold is being made, one
+                # durable step less to wait for. Should the hold be refused after all, the
+                # payment is cancelled below.
+                holding, paying = await asyncio.gather(
+                    self._hold(placement), self._payment_for(placement), return_exceptions=True
+                )
+                if isinstance(holding, BaseException):
+                    raise holding
+                if isinstance(paying, BaseException):
+                    raise paying
+                held, opened = holding, paying
+            else:
+                held = await self._hold(placement)
         except TicketsUnavailableError:
             await self.writer.submit(order_id, placement, probably_new=True)
             raise
-        if refusal is None:
-            try:
-                payment = await self._create_payment(
-                    order_id, placement.total_amount, placement.quantity, placement.email
-                )
-            except ProviderDownError as down:
-                provider_down = down  # the hold is recorded; a retry opens the payment
-            except InvalidPaymentStateError:
-                # The order id already has a payment of another amount: a different request
-                # under this key came first (recorded, or lost in a crash before its save).
-                payment_conflict = True
+        held_until, refusal = held
+        if refusal is None and opened is None:
+            opened = await self._payment_for(placement)
+        payment, provider_down, payment_conflict = opened or (None, None, False)
         found: list[tuple[UUID, OrderStatus]] = []
 
         def record(existing: Order | None) -> Order:
@@ -197,9 +198,49 @@ class OrderSaga:
                 await self._give_back_stray_hold(ticket_id, order_id, *found[0])
             elif refusal is None and payment_conflict:
                 await self._give_back_stray_hold(ticket_id, order_id, None, None)
-        if provider_down is not None and placement.created:
+        if refusal is not None and payment is not None and placement.created:
+            await self._cancel_unused(payment)
+        if provider_down is not None and refusal is None and placement.created:
             raise provider_down
         return view
+
+    async def _hold(self, placement: OrderPlacement) -> tuple[datetime, str | None]:
+        """Hold the placement's tickets: until when, or why not."""
+        asked = self.clock() + self.hold
+        try:
+            held_until = await self.tickets.reserve(
+                placement.ticket_id, placement.order_id, placement.quantity, asked
+            )
+        except SoldOutError:
+            return asked, "sold_out"
+        except NotOnSaleError:
+            return asked, "not_on_sale"
+        except HoldEndedError:
+            return asked, "hold_not_confirmed"  # this order id held before; that hold ended
+        return held_until, None
+
+    async def _payment_for(
+        self, placement: OrderPlacement
+    ) -> tuple[ProviderPayment | None, ProviderDownError | None, bool]:
+        """Open the placement's payment: the payment, or the provider being down, or a
+        conflict (the order id already has a payment of another amount: a different request
+        under this key came first, recorded or lost in a crash before its save)."""
+        try:
+            payment = await self._create_payment(
+                placement.order_id, placement.total_amount, placement.quantity, placement.email
+            )
+        except ProviderDownError as down:
+            return None, down, False
+        except InvalidPaymentStateError:
+            return None, None, True
+        return payment, None, False
+
+    async def _cancel_unused(self, payment: ProviderPayment) -> None:
+        """Close a payment opened alongside a hold that was refused (nobody saw its link)."""
+        try:
+            await self.provider.cancel_payment(payment.payment_ref)
+        except ProviderError:
+            log.warning("could not cancel the unused payment %s", payment.payment_ref)
 
     async def _give_back_stray_hold(
         self,

@@ -12,6 +12,7 @@ import grpc
 import httpx
 import pytest
 
+from domain.money import Money
 from domain.order import order_id_for
 from protos.ticketing.v1 import (
     common_pb2,
@@ -23,6 +24,7 @@ from protos.ticketing.v1 import (
 from services.common.database import PostgresDatabase
 from services.common.logs import REQUEST_ID
 from services.common.protobuf import timestamp
+from services.payments import saga as saga_module
 from services.payments.providers.fake import FakePaymentProvider
 from services.payments.providers.sandbox import SandboxProvider
 from services.payments.providers.sandbox_store import SandboxStore
@@ -137,6 +139,15 @@ class System:
     async def close(self):
         for channel in self.channels:
             await channel.close()
+
+
+@pytest.fixture(autouse=True, params=["hold, then payment", "payment alongside the hold"])
+def placement_order(request, monkeypatch):
+    """Every test runs both ways a new order is placed: the payment opened after the hold
+    (few tickets left), or while it is being made (plenty left)."""
+    alongside = request.param == "payment alongside the hold"
+    monkeypatch.setattr(saga_module, "SPECULATE_FROM_REMAINING", 1 if alongside else 10**9)
+    return request.param
 
 
 @pytest.fixture
@@ -587,6 +598,27 @@ async def test_a_payment_after_the_tickets_service_ended_the_hold_is_refunded(sy
     assert (await system.provider.get_payment(order.payment.payment_ref)).status == "refunded"
     after = await system.ticket(ticket)
     assert (after.sold, after.held, after.remaining) == (0, 0, 5)
+
+
+async def test_with_plenty_left_the_payment_opens_alongside_the_hold(system, monkeypatch):
+    monkeypatch.setattr(saga_module, "SPECULATE_FROM_REMAINING", 1)  # 3 tickets are plenty
+    concert, ticket = await system.concert_on_sale(stock=3)
+    placed = await system.place(concert, ticket, quantity=2)
+    assert placed.order.status == payments_pb2.ORDER_STATUS_PENDING
+    assert order_history(system, placed.order.id) == ["Placed", "Held", "PaymentAttached"]
+    assert (await system.ticket(ticket)).held == 2
+    # Stock ran out since the ticket type was read: the hold is refused, and the payment
+    # opened alongside it is cancelled, so that it can never be paid.
+    sold_out = await refused(system.place(concert, ticket, quantity=2, key="spec-refused"))
+    assert reason_of(sold_out) == "sold_out"
+    order_id = order_id_for("spec-refused", "fan@example.com")
+    assert order_history(system, order_id) == ["Placed", "Rejected"]
+    unused = await system.provider.create_payment(  # finds the order's payment again
+        str(order_id), Money.parse("50.00", "USD"), "2 ticket(s)", "fan@example.com"
+    )
+    assert unused.status == "declined"
+    assert (await system.ticket(ticket)).held == 2
+    assert (await system.pay(placed.order)).status == payments_pb2.ORDER_STATUS_PAID
 
 
 class RequestIds(logging.Handler):
