@@ -132,8 +132,9 @@ class OrderSaga:
         """Hold the tickets, open the payment, then record the order with both in one save.
 
         Nothing is recorded before the hold: a new order costs three durable steps (the hold,
-        the payment, the order) instead of four, and one order save instead of two. What
-        that leaves open, and who closes it:
+        the payment, the order) instead of four, and one order save instead of two; with
+        `speculate` (plenty of tickets left) the payment opens while the hold is being made,
+        so the order waits for two. What that leaves open, and who closes it:
 
         - A crash between the hold and the save leaves a hold no order knows of. The tickets
           service ends any hold still open a grace period past its expiry
@@ -146,6 +147,9 @@ class OrderSaga:
           order's is given back (`_give_back_stray_hold`).
         - The tickets service's answer is lost: the order is recorded as placed, as before
           the hold, so the expiry sweep gives back whatever may be held.
+        - A payment opened alongside a hold that was refused is cancelled, once the save
+          shows the order is this request's (a payment found again under an existing order's
+          id is that order's, and is left alone).
         """
         order_id, ticket_id = placement.order_id, placement.ticket_id
         opened: tuple[ProviderPayment | None, ProviderDownError | None, bool] | None = None
