@@ -144,7 +144,11 @@ class OrderWriter:
                         touched[order_id] = order
                         outcomes.append(OrderView.of(order))
                     except TicketingError as refused:
-                        touched.setdefault(order_id, None)
+                        if order_id not in touched:
+                            # Never reuse a copy a refused command may have half changed, and
+                            # never stand in "no order" for one that was not read: the next
+                            # command on it loads it again.
+                            self._forget([order_id])
                         outcomes.append(refused)
                 changed = [order for order in touched.values() if order and order.pending_events]
                 saved = [event for order in changed for event in order.pending_events]

@@ -176,6 +176,7 @@ class OrderSaga:
             opened = await self._payment_for(placement)
         payment, provider_down, payment_conflict = opened or (None, None, False)
         found: list[tuple[UUID, OrderStatus]] = []
+        unrecorded: list[bool] = []
 
         def record(existing: Order | None) -> Order:
             if existing is not None:
@@ -184,6 +185,7 @@ class OrderSaga:
             if not placement.created:
                 return order
             if payment_conflict:
+                unrecorded.append(True)  # read from the store: no order, so the hold is ours
                 raise IdempotencyKeyReusedError(
                     "this Idempotency-Key was already used with a different request"
                 )
@@ -196,11 +198,15 @@ class OrderSaga:
             return order
 
         try:
-            view = await self.writer.submit(order_id, record, probably_new=True)
+            # A payment conflict says an order may exist: read the store, so that `record`
+            # decides on it instead of on "no order".
+            view = await self.writer.submit(order_id, record, probably_new=not payment_conflict)
         finally:
             if refusal is None and found:
                 await self._give_back_stray_hold(ticket_id, order_id, *found[0])
-            elif refusal is None and payment_conflict:
+            elif refusal is None and unrecorded:
+                # Only once the store said there is no order: if the save failed before
+                # that, the order may exist and this hold be its own (the sweep decides).
                 await self._give_back_stray_hold(ticket_id, order_id, None, None)
         if refusal is not None and payment is not None and placement.created:
             await self._cancel_unused(payment)

@@ -48,7 +48,6 @@ from domain.errors import (
 from domain.money import Money
 from domain.order import Order, OrderStatus, order_id_for
 from domain.ticket_type import TicketType
-from services.common.retry import ConflictRetriesExhaustedError
 from services.payments import order_writer
 from services.payments.application import Orders, request_fingerprint
 from services.payments.expiry import OpenOrders
@@ -126,8 +125,6 @@ PICKS = st.integers(0, 5)
 
 # Known bugs, each pinned by a strict xfail test at the end of this file; the machine skips the
 # requests that would meet them (`avoid_known_bugs`) until they are fixed.
-POISONED_BATCH = "a refused command in a writer batch fails every order of the batch"
-UNREAD = "a payment conflict is taken for a reused key before the order is read"
 LEFTOVERS = "another request's hold or payment under the key is taken as the order's own"
 
 Outcome = tuple[OrderView, bool] | Exception
@@ -313,8 +310,6 @@ class SagaMachine(RuleBasedStateMachine):
             if (other_hold or other_payment) and not conflict:
                 return LEFTOVERS
             return None
-        if conflict and not self.writer.recently_saved(order.id):
-            return UNREAD
         if not self.same_request(order, request) and (
             order.status is PLACED or (order.status is PENDING and order.payment_ref is None)
         ):
@@ -323,11 +318,6 @@ class SagaMachine(RuleBasedStateMachine):
 
     def known_bug_at_once(self, first: Request, second: Request) -> str | None:
         """Which known bug placing these two requests at once would meet, if any."""
-        order = self.stored().get(first.order_id)
-        if order is not None and (
-            not self.same_request(order, first) or not self.same_request(order, second)
-        ):
-            return POISONED_BATCH
         if first.ticket == second.ticket and first.quantity != second.quantity:
             return LEFTOVERS  # the one that holds first may not be the one that pays first
         return self.known_bug(first) or self.known_bug(second)
@@ -752,23 +742,22 @@ def machine_meeting_known_bugs() -> Iterator[SagaMachine]:
         machine.teardown()
 
 
-@pytest.mark.xfail(strict=True, raises=ConflictRetriesExhaustedError, reason=POISONED_BATCH)
-def test_two_requests_under_a_recorded_key_at_once_fail_their_whole_batch() -> None:
-    """OrderWriter._apply: a refused command leaves None for its order in the batch, so the
-    next command on that order sees no order: the placement creates one, the store refuses it,
-    and the batch is replayed until ConflictRetriesExhaustedError fails every order in it."""
+def test_two_requests_under_a_recorded_key_at_once_do_not_fail_their_whole_batch() -> None:
+    """Found by the machine (fixed): OrderWriter._apply left None for a refused command's order
+    in the batch, so the next command on that order saw no order: the placement created one,
+    the store refused it, and the batch was replayed until ConflictRetriesExhaustedError
+    failed every order in it."""
     with machine_meeting_known_bugs() as machine:
         machine.place_order(Request("key-0001", "ann@example.com", "vip", 2, PHONE))
         other = Request("key-0001", "ann@example.com", "vip", 1, PHONE)
         machine.place_two_at_once_under_one_key(other, True, other, "ann@example.com", [])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=UNREAD)
-def test_a_different_request_on_another_replica_releases_the_orders_hold() -> None:
-    """_place_new: the placement is saved with probably_new, so the writer hands `record` no
-    order without reading the store; `record` refuses the payment conflict as a reused key at
-    once, nothing is saved, the store is never asked, and the stray-hold rule, told no order
-    exists, releases the hold on this ticket type: the recorded order's own."""
+def test_a_different_request_on_another_replica_keeps_the_orders_hold() -> None:
+    """Found by the machine (fixed): the placement was saved with probably_new, so the writer
+    handed `record` no order without reading the store; `record` refused the payment conflict
+    as a reused key at once, and the stray-hold rule, told no order existed, released the
+    hold on this ticket type: the recorded order's own. A conflict now reads the store."""
     with machine_meeting_known_bugs() as machine:
         machine.place_order(Request("key-0001", "ann@example.com", "vip", 2, PHONE))
         machine.another_replica_takes_the_next_request()
