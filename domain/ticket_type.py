@@ -13,6 +13,7 @@ from domain.errors import (
     CurrencyMismatchError,
     HoldEndedError,
     HoldNotExpiredError,
+    IdempotencyKeyReusedError,
     InvalidValueError,
     NoSuchHoldError,
     NotFoundError,
@@ -190,8 +191,21 @@ class TicketType(Aggregate):
     # -- inventory commands ---------------------------------------------------------------------
 
     def reserve(self, order_id: str, quantity: int, expires_at: datetime, now: datetime) -> None:
-        """Hold tickets for an order; a repeat for the same order changes nothing."""
-        if order_id in self.holds or order_id in self.sold_by_order:
+        """Hold tickets for an order; a repeat for the same order changes nothing.
+
+        An order id names one request (its Idempotency-Key and buyer): a repeat asking for
+        another quantity than the order holds or bought is a different request under that
+        key, refused as such rather than taken as the same hold.
+        """
+        committed = self.holds[order_id].quantity if order_id in self.holds else (
+            self.sold_by_order.get(order_id)
+        )  # fmt: skip
+        if committed is not None:
+            if committed != quantity:
+                raise IdempotencyKeyReusedError(
+                    f"order {order_id} already holds {committed} tickets of this type, "
+                    f"not {quantity}: its Idempotency-Key was used with a different request"
+                )
             return
         if order_id in self.ended_holds:
             raise HoldEndedError(

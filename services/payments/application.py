@@ -26,6 +26,23 @@ def request_fingerprint(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def payment_reference(order_id: UUID, fingerprint: str) -> str:
+    """The reference an order's payment is opened under at the provider: the order's id and
+    its request's fingerprint.
+
+    A provider keeps one payment per reference, so a retry of the request finds its payment
+    again, while a different request under the same Idempotency-Key (refused, or lost in a
+    crash before its save) never meets, takes over or blocks the recorded order's payment.
+    """
+    return f"{order_id}.{fingerprint[:32]}"
+
+
+def order_id_of(reference: str) -> UUID:
+    """The order a payment reference names (raises ValueError); payments opened before
+    references carried the request are referenced by the order's id alone."""
+    return UUID(reference.partition(".")[0])
+
+
 class OrderPlacement:
     """The order an Idempotency-Key and email name: found again (same request only) or created.
 

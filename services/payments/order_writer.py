@@ -57,6 +57,7 @@ class OrderView:
     paid_at: datetime | None
     failure_reason: str | None
     version: int
+    request_fingerprint: str
 
     @classmethod
     def of(cls, order: Order) -> OrderView:
@@ -76,6 +77,7 @@ class OrderView:
             paid_at=order.paid_at,
             failure_reason=order.failure_reason,
             version=order.version,
+            request_fingerprint=order.request_fingerprint,
         )
 
 

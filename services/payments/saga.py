@@ -17,6 +17,7 @@ import grpc
 
 from domain.errors import (
     HoldEndedError,
+    HoldNotExpiredError,
     IdempotencyKeyReusedError,
     InvalidTransitionError,
     InvalidValueError,
@@ -29,7 +30,7 @@ from domain.errors import (
 from domain.money import Money
 from domain.order import Order, OrderStatus, check_email, check_phone_number, check_quantity
 from services.common.errors import ServiceError
-from services.payments.application import OrderPlacement
+from services.payments.application import OrderPlacement, order_id_of, payment_reference
 from services.payments.order_writer import OrderView, OrderWriter
 from services.payments.providers.base import (
     InvalidPaymentStateError,
@@ -48,6 +49,8 @@ MIN_KEY_LENGTH, MAX_KEY_LENGTH = 8, 255
 # sells about a thousand a second) is not expected to refuse a hold: its orders open their
 # payment while the hold is being made (OrderSaga._place_new).
 SPECULATE_FROM_REMAINING = 5_000
+# `_hold`'s refusal when the order id already holds another quantity: another request's.
+KEY_REUSED = "idempotency_key_reused"
 REJECTIONS: dict[str, type[TicketingError]] = {
     "sold_out": SoldOutError,
     "not_on_sale": NotOnSaleError,
@@ -150,42 +153,32 @@ class OrderSaga:
         - A payment opened alongside a hold that was refused is cancelled, once the save
           shows the order is this request's (a payment found again under an existing order's
           id is that order's, and is left alone).
+        - A different request under the same key (another body) holds and pays nothing of
+          the recorded order's: a hold of another quantity under the order id is refused as
+          a reused key (`KEY_REUSED`) and left to its owner, and payments are opened per
+          request (`payment_reference`), so this request's payment is cancelled when it is
+          refused.
         """
-        order_id, ticket_id = placement.order_id, placement.ticket_id
-        opened: tuple[ProviderPayment | None, ProviderDownError | None, bool] | None = None
+        order_id = placement.order_id
         try:
-            if speculate:
-                # Plenty of tickets left: open the payment while the hold is being made, one
-                # durable step less to wait for. Should the hold be refused after all, the
-                # payment is cancelled below.
-                holding, paying = await asyncio.gather(
-                    self._hold(placement), self._payment_for(placement), return_exceptions=True
-                )
-                if isinstance(holding, BaseException):
-                    raise holding
-                if isinstance(paying, BaseException):
-                    raise paying
-                held, opened = holding, paying
-            else:
-                held = await self._hold(placement)
+            (held_until, refusal), opened = await self._hold_and_open(placement, speculate)
         except TicketsUnavailableError:
             await self.writer.submit(order_id, placement, probably_new=True)
             raise
-        held_until, refusal = held
-        if refusal is None and opened is None:
-            opened = await self._payment_for(placement)
         payment, provider_down, payment_conflict = opened or (None, None, False)
-        found: list[tuple[UUID, OrderStatus]] = []
+        found: list[tuple[UUID, OrderStatus, int]] = []
         unrecorded: list[bool] = []
 
         def record(existing: Order | None) -> Order:
             if existing is not None:
-                found[:] = [(existing.ticket_id, existing.status)]
+                found[:] = [(existing.ticket_id, existing.status, existing.quantity)]
             order = placement(existing)
             if not placement.created:
                 return order
-            if payment_conflict:
-                unrecorded.append(True)  # read from the store: no order, so the hold is ours
+            if payment_conflict or refusal == KEY_REUSED:
+                # Read from the store: no order. The hold is ours after a payment conflict;
+                # a hold of another quantity is the other request's (KEY_REUSED).
+                unrecorded.append(True)
                 raise IdempotencyKeyReusedError(
                     "this Idempotency-Key was already used with a different request"
                 )
@@ -197,22 +190,48 @@ class OrderSaga:
                 order.attach_payment(payment.payment_ref, payment.checkout_url)
             return order
 
+        conflict = payment_conflict or refusal == KEY_REUSED
         try:
-            # A payment conflict says an order may exist: read the store, so that `record`
-            # decides on it instead of on "no order".
-            view = await self.writer.submit(order_id, record, probably_new=not payment_conflict)
+            # A conflict says an order may exist: read the store, so that `record` decides on
+            # it instead of on "no order".
+            view = await self.writer.submit(order_id, record, probably_new=not conflict)
+        except IdempotencyKeyReusedError:
+            if payment is not None:  # opened under this request's own reference
+                await self._cancel_unused(payment)
+            raise
         finally:
             if refusal is None and found:
-                await self._give_back_stray_hold(ticket_id, order_id, *found[0])
+                await self._give_back_stray_hold(placement, *found[0])
             elif refusal is None and unrecorded:
                 # Only once the store said there is no order: if the save failed before
                 # that, the order may exist and this hold be its own (the sweep decides).
-                await self._give_back_stray_hold(ticket_id, order_id, None, None)
+                await self._give_back_stray_hold(placement, None, None, None)
         if refusal is not None and payment is not None and placement.created:
             await self._cancel_unused(payment)
         if provider_down is not None and refusal is None and placement.created:
             raise provider_down
         return view
+
+    async def _hold_and_open(
+        self, placement: OrderPlacement, speculate: bool
+    ) -> tuple[
+        tuple[datetime, str | None],
+        tuple[ProviderPayment | None, ProviderDownError | None, bool] | None,
+    ]:
+        """Hold the tickets and, unless the hold is refused, open the payment (at once with
+        `speculate`: plenty of tickets left, one durable step less to wait for; should the
+        hold be refused after all, the caller cancels the payment)."""
+        if not speculate:
+            held = await self._hold(placement)
+            return held, (await self._payment_for(placement) if held[1] is None else None)
+        holding, paying = await asyncio.gather(
+            self._hold(placement), self._payment_for(placement), return_exceptions=True
+        )
+        if isinstance(holding, BaseException):
+            raise holding
+        if isinstance(paying, BaseException):
+            raise paying
+        return holding, paying
 
     async def _hold(self, placement: OrderPlacement) -> tuple[datetime, str | None]:
         """Hold the placement's tickets: until when, or why not."""
@@ -227,6 +246,8 @@ class OrderSaga:
             return asked, "not_on_sale"
         except HoldEndedError:
             return asked, "hold_not_confirmed"  # this order id held before; that hold ended
+        except IdempotencyKeyReusedError:
+            return asked, KEY_REUSED  # the order id holds another quantity: not this request's
         return held_until, None
 
     async def _payment_for(
@@ -237,8 +258,9 @@ class OrderSaga:
         under this key came first, recorded or lost in a crash before its save)."""
         try:
             payment = await self._create_payment(
-                placement.order_id, placement.total_amount, placement.quantity, placement.email
-            )
+                payment_reference(placement.order_id, placement.fingerprint),
+                placement.total_amount, placement.quantity, placement.email,
+            )  # fmt: skip
         except ProviderDownError as down:
             return None, down, False
         except InvalidPaymentStateError:
@@ -254,24 +276,26 @@ class OrderSaga:
 
     async def _give_back_stray_hold(
         self,
-        ticket_id: UUID,
-        order_id: UUID,
+        placement: OrderPlacement,
         their_ticket_id: UUID | None,
         their_status: OrderStatus | None,
+        their_quantity: int | None,
     ) -> None:
         """The order was not this request's to create: release the hold just made, unless
         it is the existing order's own.
 
-        The order's own hold is one on the same ticket type that it holds or bought (the
-        reserve was then a no-op), or one it is about to make (placed). A rejected order
-        held nothing, an order of another ticket type (a different request under the same
-        key, refused) holds nothing here, and neither does a request refused for a payment
-        conflict with no order recorded (their_ticket_id None).
+        The order's own hold is one on the same ticket type, of its quantity, that it holds
+        or bought (the reserve was then a no-op), or one it is about to make (placed). A
+        rejected order held nothing; an order of another ticket type or quantity (a different
+        request under the same key, refused) holds nothing here, and neither does a request
+        refused for a payment conflict with no order recorded (their_ticket_id None).
         """
-        if their_ticket_id == ticket_id and their_status is not OrderStatus.REJECTED:
+        if (their_ticket_id, their_quantity) == (placement.ticket_id, placement.quantity) and (
+            their_status is not OrderStatus.REJECTED
+        ):
             return
         with contextlib.suppress(NoSuchHoldError, HoldEndedError):  # a concurrent retry's
-            await self.tickets.release(ticket_id, order_id)
+            await self.tickets.release(placement.ticket_id, placement.order_id)
 
     async def _hold_tickets(self, view: OrderView) -> OrderView:
         """Hold a placed order's tickets and open its payment, then record both in one save.
@@ -284,13 +308,18 @@ class OrderSaga:
             expires_at = await self.tickets.reserve(
                 view.ticket_id, view.id, view.quantity, view.placed_at + self.hold
             )
-        except (SoldOutError, NotOnSaleError) as refused:
-            reason = "sold_out" if isinstance(refused, SoldOutError) else "not_on_sale"
+        except (SoldOutError, NotOnSaleError, HoldEndedError, IdempotencyKeyReusedError) as no:
+            # The hold ended (the tickets service's sweep), or the order id holds another
+            # quantity: a different request's under the same key, lost before its save.
+            reason = {SoldOutError: "sold_out", NotOnSaleError: "not_on_sale"}.get(
+                type(no), "hold_not_confirmed"
+            )
             return await self.writer.update(view.id, lambda o: o.reject(reason))
         try:
             payment = await self._create_payment(
-                view.id, view.total_amount, view.quantity, view.email
-            )
+                payment_reference(view.id, view.request_fingerprint),
+                view.total_amount, view.quantity, view.email,
+            )  # fmt: skip
         except ProviderDownError:
             await self.writer.update(view.id, lambda o: o.mark_held(expires_at))
             raise
@@ -302,17 +331,20 @@ class OrderSaga:
         return await self.writer.update(view.id, held_with_payment)
 
     async def _open_payment(self, view: OrderView) -> OrderView:
-        payment = await self._create_payment(view.id, view.total_amount, view.quantity, view.email)
+        payment = await self._create_payment(
+            payment_reference(view.id, view.request_fingerprint),
+            view.total_amount, view.quantity, view.email,
+        )  # fmt: skip
         return await self.writer.update(
             view.id, lambda o: o.attach_payment(payment.payment_ref, payment.checkout_url)
         )
 
     async def _create_payment(
-        self, order_id: UUID, amount: Money, quantity: int, email: str
+        self, reference: str, amount: Money, quantity: int, email: str
     ) -> ProviderPayment:
         try:
             return await self.provider.create_payment(
-                str(order_id), amount, f"{quantity} ticket(s)", email
+                reference, amount, f"{quantity} ticket(s)", email
             )
         except ProviderUnavailableError as error:
             raise ProviderDownError(
@@ -325,7 +357,7 @@ class OrderSaga:
         """A webhook said a payment moved: ask the provider, and apply what it says."""
         payment = await self._provider_payment(payment_ref)
         try:
-            order_id = UUID(payment.order_id)
+            order_id = order_id_of(payment.order_id)
         except ValueError:
             raise PaymentUnknownError(f"payment {payment_ref} is not one of ours") from None
         return await self.apply_payment(await self.writer.get(order_id), payment)
@@ -419,6 +451,11 @@ class OrderSaga:
                 await self.tickets.release(view.ticket_id, view.id)
         except (NoSuchHoldError, HoldEndedError):
             pass  # nothing was held for it, or the hold is already gone
+        except HoldNotExpiredError:
+            # The hold under the order's id runs past the order's own deadline: a different
+            # request's under the same key (lost before its save), not this order's. The
+            # tickets service ends it a grace period past its expiry.
+            log.warning("order %s: the hold under its id is not its own; left to expire", view.id)
 
     async def _provider_payment(self, payment_ref: str) -> ProviderPayment:
         try:

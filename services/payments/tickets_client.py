@@ -42,6 +42,7 @@ REASONS: dict[str, type[errors.TicketingError]] = {
     "hold_not_expired": errors.HoldNotExpiredError,
     "not_found": errors.NotFoundError,
     "invalid_argument": errors.InvalidValueError,
+    "idempotency_key_reused": errors.IdempotencyKeyReusedError,
 }
 
 

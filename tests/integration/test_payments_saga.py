@@ -25,6 +25,7 @@ from services.common.database import PostgresDatabase
 from services.common.logs import REQUEST_ID
 from services.common.protobuf import timestamp
 from services.payments import saga as saga_module
+from services.payments.application import payment_reference, request_fingerprint
 from services.payments.providers.fake import FakePaymentProvider
 from services.payments.providers.sandbox import SandboxProvider
 from services.payments.providers.sandbox_store import SandboxStore
@@ -557,6 +558,36 @@ async def test_a_hold_whose_order_was_never_recorded_is_ended_by_the_tickets_ser
     assert order_history(system, order_id) == ["Placed", "Rejected"]
 
 
+async def test_a_different_request_under_a_crashed_key_is_refused_and_takes_nothing(system):
+    """A crash left a hold of 2 under the key; a request for 3 under the same key is another
+    request: refused as a reused key, it neither takes that hold over nor makes its own, and
+    a payment it opened is cancelled. The crashed request, retried, completes."""
+    concert, ticket = await system.concert_on_sale(stock=10)
+    await lose_the_next_order_save(system)
+    await refused(system.place(concert, ticket, quantity=2, key="crash-other-1"))
+    other = await refused(system.place(concert, ticket, quantity=3, key="crash-other-1"))
+    assert other.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason_of(other) == "idempotency_key_reused"
+    assert (await system.ticket(ticket)).held == 2
+    order_id = order_id_for("crash-other-1", "fan@example.com")
+    assert order_history(system, order_id) == []
+    if saga_module.SPECULATE_FROM_REMAINING <= 10:  # the payment was opened with the hold
+        fingerprint = request_fingerprint(
+            uuid.UUID(concert.id), uuid.UUID(ticket.id), 3, "fan@example.com", PHONE
+        )
+        its_payment = await system.provider.create_payment(
+            payment_reference(order_id, fingerprint),
+            Money.parse("75.00", "USD"), "3 ticket(s)", "fan@example.com",
+        )  # fmt: skip
+        assert its_payment.status == "declined"
+    again = await system.place(concert, ticket, quantity=2, key="crash-other-1")
+    assert again.created
+    assert (again.order.status, again.order.quantity) == (payments_pb2.ORDER_STATUS_PENDING, 2)
+    assert (await system.ticket(ticket)).held == 2
+    assert (await system.pay(again.order)).status == payments_pb2.ORDER_STATUS_PAID
+    assert (await system.ticket(ticket)).sold == 2
+
+
 async def test_a_refused_orders_retry_holds_nothing_when_stock_came_back(system):
     concert, ticket = await system.concert_on_sale(stock=2)
     first = (await system.place(concert, ticket, quantity=2)).order
@@ -613,9 +644,11 @@ async def test_with_plenty_left_the_payment_opens_alongside_the_hold(system, mon
     assert reason_of(sold_out) == "sold_out"
     order_id = order_id_for("spec-refused", "fan@example.com")
     assert order_history(system, order_id) == ["Placed", "Rejected"]
-    unused = await system.provider.create_payment(  # finds the order's payment again
-        str(order_id), Money.parse("50.00", "USD"), "2 ticket(s)", "fan@example.com"
-    )
+    rejected = system.payments.orders.repository.get(order_id)
+    unused = await system.provider.create_payment(  # finds the request's payment again
+        payment_reference(order_id, rejected.request_fingerprint),
+        Money.parse("50.00", "USD"), "2 ticket(s)", "fan@example.com",
+    )  # fmt: skip
     assert unused.status == "declined"
     assert (await system.ticket(ticket)).held == 2
     assert (await system.pay(placed.order)).status == payments_pb2.ORDER_STATUS_PAID

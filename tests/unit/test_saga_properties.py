@@ -10,8 +10,7 @@ must agree: nothing oversold, no hold without the order that owns it (except one
 which the tickets service ends a grace period past its expiry), no paid order without its
 tickets, and no succeeded payment kept without them.
 
-The machine found bugs, each pinned by a strict xfail test at the end of this file; until they
-are fixed it skips the requests that meet them (`SagaMachine.known_bug`).
+The bugs the machine found are each pinned by a regression test at the end of this file.
 """
 
 from __future__ import annotations
@@ -25,8 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-import pytest
-from hypothesis import event, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -47,12 +45,12 @@ from domain.errors import (
 )
 from domain.money import Money
 from domain.order import Order, OrderStatus, order_id_for
-from domain.ticket_type import TicketType
+from domain.ticket_type import Hold, TicketType
 from services.payments import order_writer
-from services.payments.application import Orders, request_fingerprint
+from services.payments import saga as saga_module
+from services.payments.application import Orders, order_id_of, request_fingerprint
 from services.payments.expiry import OpenOrders
 from services.payments.order_writer import CACHE_SECONDS, OrderView, OrderWriter
-from services.payments.providers.base import InvalidPaymentStateError
 from services.payments.providers.fake import FakePaymentProvider
 from services.payments.saga import OrderSaga, ProviderDownError
 from services.payments.tickets_client import TicketsUnavailableError, TicketTypeInfo
@@ -84,8 +82,9 @@ class Kind:
     on_sale_minutes: int
 
 
-# A regular pair costs what one vip does, so a key reused across them meets the same payment;
-# the free tickets (every order the same amount, 0) stop selling after 90 minutes.
+# A regular pair costs what one vip does, and every free order the same (0), so a key reused
+# across them asks the provider for the same amount (payments are opened per request, so it
+# must still not meet the other request's); the free tickets stop selling after 90 minutes.
 KINDS = {
     "vip": Kind(EVENT_1, 3000, 4, 600),
     "regular": Kind(EVENT_1, 1500, 5, 600),
@@ -123,9 +122,6 @@ REQUESTS = st.one_of(requests, sent)
 LATENCIES = st.lists(st.integers(0, 4), max_size=8)
 PICKS = st.integers(0, 5)
 
-# Known bugs, each pinned by a strict xfail test at the end of this file; the machine skips the
-# requests that would meet them (`avoid_known_bugs`) until they are fixed.
-LEFTOVERS = "another request's hold or payment under the key is taken as the order's own"
 
 Outcome = tuple[OrderView, bool] | Exception
 REFUSALS: tuple[type[Exception], ...] = (SoldOutError, NotOnSaleError, IdempotencyKeyReusedError)
@@ -223,8 +219,6 @@ class FakeTickets:
 class SagaMachine(RuleBasedStateMachine):
     """The payments service's saga, the tickets it holds and sells, and the provider's payments."""
 
-    avoid_known_bugs = True
-
     def __init__(self) -> None:
         super().__init__()
         self.now = T0
@@ -279,48 +273,16 @@ class SagaMachine(RuleBasedStateMachine):
         """Whether the order is an open one of this ticket type (and so owns its hold there)."""
         return order is not None and order.status in OPEN and order.ticket_id == ticket_id
 
+    def adopts(self, order: Order | None, ticket_id: UUID, hold: Hold) -> bool:
+        """Whether the order owns a hold a crash (or a lost answer) left under its id: an open
+        order of that ticket type and quantity (a hold of another quantity is a different
+        request's, which the saga refuses to take as the order's own)."""
+        return (
+            order is not None and self.records(order, ticket_id) and order.quantity == hold.quantity
+        )
+
     def holds(self) -> set[tuple[UUID, str]]:
         return {(t.id, order_id) for t in self.ticket_types.values() for order_id in t.holds}
-
-    # -- known bugs (pinned by the strict xfail tests at the end): not sent until fixed ------
-
-    def amount(self, request: Request) -> Money:
-        return Money(KINDS[request.ticket].price * request.quantity, "KES")
-
-    def payment_amount(self, order_id: UUID) -> Money | None:
-        for payment in self.provider.payments.values():
-            if payment.order_id == str(order_id):
-                return payment.amount
-        return None
-
-    def known_bug(self, request: Request) -> str | None:
-        """Which known bug placing this request now would meet, if any."""
-        order = self.stored().get(request.order_id)
-        hold = self.kinds[request.ticket].holds.get(str(request.order_id))
-        paid_amount = self.payment_amount(request.order_id)
-        # Whether the saga will hear from the provider that the order id has a payment of
-        # another amount (another request's) and so refuse the request as a reused key.
-        asks = not self.provider.unavailable and self.tickets.down is None
-        conflict = asks and paid_amount not in (None, self.amount(request))
-        if order is None:
-            # What another request under the key left with no order (a crash, a lost answer):
-            # a hold of another quantity here, or a payment of another amount.
-            other_hold = hold is not None and hold.quantity != request.quantity
-            other_payment = paid_amount not in (None, self.amount(request))
-            if (other_hold or other_payment) and not conflict:
-                return LEFTOVERS
-            return None
-        if not self.same_request(order, request) and (
-            order.status is PLACED or (order.status is PENDING and order.payment_ref is None)
-        ):
-            return LEFTOVERS  # this request's hold or payment is left to the order's retry
-        return None
-
-    def known_bug_at_once(self, first: Request, second: Request) -> str | None:
-        """Which known bug placing these two requests at once would meet, if any."""
-        if first.ticket == second.ticket and first.quantity != second.quantity:
-            return LEFTOVERS  # the one that holds first may not be the one that pays first
-        return self.known_bug(first) or self.known_bug(second)
 
     # -- placing ----------------------------------------------------------------------------------
 
@@ -342,17 +304,8 @@ class SagaMachine(RuleBasedStateMachine):
         )  # fmt: skip
         return order.request_fingerprint == fingerprint
 
-    def meets_a_known_bug(self, bug: str | None) -> bool:
-        """Whether to skip this step: it would only meet a known bug again."""
-        if bug is None or not self.avoid_known_bugs:
-            return False
-        event(f"skipped, known bug: {bug}")
-        return True
-
     def place(self, request: Request, allowed: tuple[type[Exception], ...] = ()) -> None:
         """Place the order and check the answer against the order recorded under its key."""
-        if self.meets_a_known_bug(self.known_bug(request)):
-            return
         before = self.stored().get(request.order_id)
         outcome = self.run(self.attempt(request))
         after = self.stored().get(request.order_id)
@@ -451,8 +404,6 @@ class SagaMachine(RuleBasedStateMachine):
             second = Request(first.key, email, first.ticket, first.quantity, first.phone)
         else:
             second = Request(first.key, email, other.ticket, other.quantity, other.phone)
-        if self.meets_a_known_bug(self.known_bug_at_once(first, second)):
-            return multiple()
         before = self.stored().get(first.order_id)
         self.tickets.latencies = list(latencies)
 
@@ -507,7 +458,7 @@ class SagaMachine(RuleBasedStateMachine):
         tickets service, a grace period past the expiry, ended the hold first."""
         refs = self.attached("pending")
         payment_ref = refs[pick % len(refs)]
-        order_id = UUID(self.provider.payments[payment_ref].order_id)
+        order_id = order_id_of(self.provider.payments[payment_ref].order_id)
         if late:
             held_until = self.orders.get_order(order_id).hold_expires_at
             assert held_until is not None
@@ -593,7 +544,7 @@ class SagaMachine(RuleBasedStateMachine):
         assert not [o.id for o in stored.values() if o.status in OPEN], "orders still open"
         for payment in self.provider.payments.values():
             if payment.status == "succeeded":
-                order = stored.get(UUID(payment.order_id))
+                order = stored.get(order_id_of(payment.order_id))
                 assert order is not None, f"payment {payment.payment_ref} succeeded, no order"
                 assert order.status is PAID, (
                     f"payment {payment.payment_ref} succeeded; its order is {order.status}"
@@ -617,7 +568,7 @@ class SagaMachine(RuleBasedStateMachine):
         for t in self.ticket_types.values():
             for order_id, hold in t.holds.items():
                 order = stored.get(UUID(order_id))
-                if (t.id, order_id) in self.orphans and not self.records(order, t.id):
+                if (t.id, order_id) in self.orphans and not self.adopts(order, t.id, hold):
                     assert hold.expires_at + GRACE > self.now, (
                         f"a crash's hold on {t.category} outlived its expiry and grace"
                     )
@@ -693,7 +644,7 @@ class SagaMachine(RuleBasedStateMachine):
         for payment in self.provider.payments.values():
             if payment.status != "succeeded":
                 continue
-            order = stored.get(UUID(payment.order_id))
+            order = stored.get(order_id_of(payment.order_id))
             assert order is not None, f"payment {payment.payment_ref} succeeded, no order"
             waiting = order.status is PENDING and payment.payment_ref in self.undelivered
             assert order.status is PAID or waiting, (
@@ -717,29 +668,47 @@ class SagaMachine(RuleBasedStateMachine):
             order_writer.CACHE_SECONDS = CACHE_SECONDS
 
 
-SagaMachine.TestCase.settings = settings(
-    max_examples=80, stateful_step_count=30, deadline=None, database=None
-)
+class SpeculatingSagaMachine(SagaMachine):
+    """The same, with every order opening its payment while its hold is being made, as in a
+    rush (`saga.SPECULATE_FROM_REMAINING`; here even a sold-out ticket type counts as having
+    plenty left, so refused holds with a payment already open are common)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.speculate_from = saga_module.SPECULATE_FROM_REMAINING
+        saga_module.SPECULATE_FROM_REMAINING = 0
+
+    def teardown(self) -> None:
+        saga_module.SPECULATE_FROM_REMAINING = self.speculate_from
+        super().teardown()
+
+
+for machine_class in (SagaMachine, SpeculatingSagaMachine):
+    machine_class.TestCase.settings = settings(
+        max_examples=80, stateful_step_count=30, deadline=None, database=None
+    )
 TestSagaStateMachine = SagaMachine.TestCase
+TestSpeculatingSagaStateMachine = SpeculatingSagaMachine.TestCase
 
 
-# -- known bugs, found by the machine above --------------------------------------------------------
+# -- bugs the machine found, each a regression test ----------------------------------------------
 #
-# Each test replays the shortest sequence found, on a machine that sends every request; each is
-# expected to fail until its bug is fixed (then it passes, strict xfail fails it, and the test's
-# marker and the machine's avoidance of that bug go).
+# Each test replays the shortest sequence found, then checks what a buyer would.
 
 PHONE = PHONES[0]
 
 
 @contextmanager
-def machine_meeting_known_bugs() -> Iterator[SagaMachine]:
+def a_machine() -> Iterator[SagaMachine]:
     machine = SagaMachine()
-    machine.avoid_known_bugs = False
     try:
         yield machine
     finally:
         machine.teardown()
+
+
+def open_payments(machine: SagaMachine) -> list[str]:
+    return [p.payment_ref for p in machine.provider.payments.values() if p.status == "pending"]
 
 
 def test_two_requests_under_a_recorded_key_at_once_do_not_fail_their_whole_batch() -> None:
@@ -747,7 +716,7 @@ def test_two_requests_under_a_recorded_key_at_once_do_not_fail_their_whole_batch
     in the batch, so the next command on that order saw no order: the placement created one,
     the store refused it, and the batch was replayed until ConflictRetriesExhaustedError
     failed every order in it."""
-    with machine_meeting_known_bugs() as machine:
+    with a_machine() as machine:
         machine.place_order(Request("key-0001", "ann@example.com", "vip", 2, PHONE))
         other = Request("key-0001", "ann@example.com", "vip", 1, PHONE)
         machine.place_two_at_once_under_one_key(other, True, other, "ann@example.com", [])
@@ -758,48 +727,70 @@ def test_a_different_request_on_another_replica_keeps_the_orders_hold() -> None:
     handed `record` no order without reading the store; `record` refused the payment conflict
     as a reused key at once, and the stray-hold rule, told no order existed, released the
     hold on this ticket type: the recorded order's own. A conflict now reads the store."""
-    with machine_meeting_known_bugs() as machine:
+    with a_machine() as machine:
         machine.place_order(Request("key-0001", "ann@example.com", "vip", 2, PHONE))
         machine.another_replica_takes_the_next_request()
         machine.place_order(Request("key-0001", "ann@example.com", "vip", 1, PHONE))
         machine.every_pending_order_holds_its_tickets()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=LEFTOVERS)
-def test_two_different_requests_at_once_sell_what_neither_ordered() -> None:
-    """Holds and payments are per order id, which the key names, not the request: the first
-    request holds 1 ticket, the second's reserve is a no-op, its payment (for 2) is opened
-    first, so its order of 2 is recorded over the first's hold of 1, and the first, refused,
-    keeps that hold as the order's own. Paid for 2, 1 is sold."""
-    with machine_meeting_known_bugs() as machine:
+def test_two_different_requests_at_once_pay_for_what_is_held() -> None:
+    """Found by the machine (fixed): holds and payments were per order id, which the key
+    names, not the request. The first request held 1 ticket, the second's reserve was a
+    no-op and its payment (for 2) was opened first, so an order of 2 was recorded over the
+    hold of 1: paid for 2, 1 sold. A reserve of another quantity under the order id is now
+    refused as a reused key, and payments are opened per request."""
+    with a_machine() as machine:
         one = Request("key-0001", "ann@example.com", "vip", 1, PHONE)
         two = Request("key-0001", "ann@example.com", "vip", 2, PHONE)
         machine.place_two_at_once_under_one_key(one, False, two, "ann@example.com", [0, 0, 4, 0])
+        order = machine.stored()[one.order_id]
+        assert machine.kinds["vip"].holds[str(order.id)].quantity == order.quantity
+        assert open_payments(machine) == [order.payment_ref], "the refused one's is cancelled"
         machine.buyer_completes_a_payment(0, "succeeded", "webhook", late=False)
+        assert machine.stored()[order.id].status is PAID
+        assert machine.kinds["vip"].sold_by_order == {str(order.id): order.quantity}
         machine.paid_orders_and_only_they_bought_tickets()
+        machine.money_is_never_kept_without_tickets()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=LEFTOVERS)
-def test_a_different_request_after_a_crash_takes_over_the_crashed_ones_hold() -> None:
-    """A crash leaves a hold of 1 free ticket; a different request under the key for 2 (the same
-    amount, 0, so no payment conflict) is recorded as an order of 2 over that hold of 1."""
-    with machine_meeting_known_bugs() as machine:
-        machine.place_order_and_crash_before_its_save(
-            Request("key-0001", "ann@example.com", "free", 1, PHONE)
-        )
-        machine.place_order(Request("key-0001", "ann@example.com", "free", 2, PHONE))
+def test_a_different_request_after_a_crash_does_not_take_over_the_crashed_ones_hold() -> None:
+    """Found by the machine (fixed): a crash left a hold of 1 free ticket; a different request
+    under the key for 2 (the same amount, 0) was recorded as an order of 2 over that hold of
+    1. It is now refused as a reused key, and the crash's hold is left to the sweep."""
+    with a_machine() as machine:
+        crashed = Request("key-0001", "ann@example.com", "free", 1, PHONE)
+        machine.place_order_and_crash_before_its_save(crashed)
+        other = Request("key-0001", "ann@example.com", "free", 2, PHONE)
+        outcome = machine.run(machine.attempt(other))
+        assert isinstance(outcome, IdempotencyKeyReusedError), outcome
+        assert machine.stored().get(other.order_id) is None
+        assert machine.kinds["free"].holds[str(crashed.order_id)].quantity == 1
+        assert open_payments(machine) == [
+            p.payment_ref for p in machine.provider.payments.values()
+            if p.order_id.endswith(request_fingerprint(
+                EVENT_2, machine.kinds["free"].id, 1, crashed.email, PHONE)[:32])
+        ], "the refused request's own payment is cancelled; the crashed one's stays"  # fmt: skip
+        machine.every_hold_belongs_to_an_open_order_of_its_tickets()
+        # The crashed request, retried, completes with its own hold and payment.
+        machine.place_order(crashed)
         machine.every_pending_order_holds_its_tickets()
+        assert machine.stored()[crashed.order_id].quantity == 1
 
 
-@pytest.mark.xfail(strict=True, raises=InvalidPaymentStateError, reason=LEFTOVERS)
-def test_an_order_recorded_without_its_payment_can_never_open_one() -> None:
-    """A crash leaves a payment of 0 for the order id; a different request under the key, with
-    the provider down, is recorded with no payment; every retry then asks the provider for a
-    payment of 1500 for that order id and gets InvalidPaymentStateError, which nothing handles."""
-    with machine_meeting_known_bugs() as machine:
+def test_an_order_recorded_without_its_payment_opens_one_on_retry() -> None:
+    """Found by the machine (fixed): a crash left a payment of 0 under the order id; a
+    different request under the key, with the provider down, was recorded with no payment,
+    and every retry asked the provider for a payment of 1500 under that order id and got
+    InvalidPaymentStateError, which nothing handled. Payments are now opened per request."""
+    with a_machine() as machine:
         machine.place_order_and_crash_before_its_save(
             Request("key-0001", "ann@example.com", "free", 1, PHONE)
         )
         regular = Request("key-0001", "ann@example.com", "regular", 1, PHONE)
         machine.place_order_while_the_provider_is_down(regular)
         machine.retry_a_request(regular)
+        order = machine.stored()[regular.order_id]
+        assert order.status is PENDING
+        assert order.payment_ref is not None
+        assert machine.provider.payments[order.payment_ref].amount == Money(1500, "KES")

@@ -30,6 +30,7 @@ from domain.errors import (
     CurrencyMismatchError,
     HoldEndedError,
     HoldNotExpiredError,
+    IdempotencyKeyReusedError,
     InvalidValueError,
     NoSuchHoldError,
     NotFoundError,
@@ -266,7 +267,11 @@ class TicketTypeMachine(RuleBasedStateMachine):
         now = self.now
         expected: Expected
         if order_id in self.holds or order_id in self.sold:
-            expected = UNCHANGED
+            # A repeat for the order changes nothing; another quantity is another request.
+            committed = self.holds[order_id].quantity if order_id in self.holds else (
+                self.sold[order_id]
+            )  # fmt: skip
+            expected = UNCHANGED if quantity == committed else (IdempotencyKeyReusedError,)
         else:
             errors: list[type[TicketingError]] = []
             if order_id in self.ended:
