@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
@@ -121,9 +121,34 @@ class TicketingApplication(Application[UUID]):
             for aggregate in objs
             if isinstance(aggregate, self.snapshotted_types) and self.snapshot_due(aggregate)
         ]
-        recordings = super().save(*objs, **kwargs)
+        recordings = self._record_collected(objs, kwargs)
         for aggregate in due:
             self.snapshot_in_memory(aggregate)
+        return recordings
+
+    def _record_collected(
+        self, objs: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> list[Recording[UUID]]:
+        """The library's Application.save (9.5), with a cheaper check of what each object is.
+
+        Its ProcessingEvent.collect_events asks isinstance(obj, DomainEventProtocol) and
+        then CollectEventsProtocol of every object: runtime-checkable protocols, about 15 µs
+        per aggregate. An Aggregate is never the first and always the second (checked in
+        tests/unit/test_application_save.py), so it takes the same path by a nominal check;
+        anything else goes through the library's own checks.
+        """
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # deprecated in the library, still called there
         return recordings
 
     def snapshot_due(self, aggregate: Aggregate) -> bool:
