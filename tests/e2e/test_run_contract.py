@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,11 +12,7 @@ import uuid
 import httpx
 import pytest
 
-
-def a_free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import a_free_port
 
 
 def system_env(tmp_path, database_url: str | None = None) -> dict[str, str]:

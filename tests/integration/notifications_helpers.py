@@ -6,7 +6,6 @@ A real SMTP server the test can take down, broker clean-up, and paid orders.
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -21,16 +20,11 @@ from services.notifications.bus import Names
 from services.notifications.main import NotificationService, build_notification_service
 from services.payments.application import Orders
 from services.tickets.application import Tickets
+from tests.ports import a_free_port
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 PRICE = Money(2500, "KES")
 SECRET = "order-token-secret-for-the-notification-tests"
-
-
-def a_free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Inbox:

@@ -35,6 +35,7 @@ from services.payments.providers.sandbox_app import WebhookDeliveryWorker
 from services.payments.providers.sandbox_main import webhook_url_for
 from services.payments.providers.sandbox_store import SandboxStore
 from tests.integration.sandbox_helpers import SECRET, a_fresh_store, running_sandbox
+from tests.ports import a_free_port
 
 PRICE = Money(2500, "USD")
 DESCRIPTION = "2 standing tickets, Nairobi Jazz Night"
@@ -590,9 +591,7 @@ def test_the_sandbox_sends_webhooks_to_the_gateway_unless_told_otherwise():
 
 
 async def test_ticketing_sandbox_serves_the_sandbox_as_its_own_process(receiver, tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = a_free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "TICKETING_"))}
     env |= {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +33,7 @@ from services.payments.tickets_client import TicketsUnavailableError
 from services.tickets.server import build_tickets_service
 from tests.integration.grpc_helpers import as_caller, reason_of, service_settings
 from tests.integration.sandbox_helpers import SECRET, running_sandbox
+from tests.ports import a_free_port
 
 HOLD = timedelta(minutes=15)
 PHONE = "+254712345678"
@@ -47,12 +47,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return datetime.now(UTC) + self.offset
-
-
-def a_free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class System:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 
 import httpx
@@ -28,12 +27,7 @@ from tests.integration.projections_helpers import (
     wait_until,
     wait_until_projected,
 )
-
-
-def a_free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import a_free_port
 
 
 @contextlib.asynccontextmanager
