@@ -20,6 +20,7 @@ from typing import Any
 
 from services.common.application import event_name
 from services.common.metrics import OUTBOX_LAG_NOTIFICATIONS, QUEUE_DEPTH
+from services.common.periodic import PeriodicTask
 from services.notifications.bus import MessageBus
 from services.notifications.receipt import PaidOrder
 from services.notifications.store import NotificationStore
@@ -34,8 +35,10 @@ PAGE = 500
 RELAY_NAME = "payments-outbox"
 
 
-class OutboxRelay:
+class OutboxRelay(PeriodicTask):
     """Follows the payments event log and publishes what the notification service needs."""
+
+    failure_message = "outbox relay failed; retrying from the stored position"
 
     def __init__(
         self,
@@ -52,16 +55,6 @@ class OutboxRelay:
         self.store = store
         self.interval = interval
         self.name = name
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-            self.task = None
 
     async def relay(self) -> int:
         """Publish everything after the stored position; return how many messages were sent."""
@@ -137,13 +130,8 @@ class OutboxRelay:
         if depth is not None:
             QUEUE_DEPTH.set(depth)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                published = await self.relay()
-                if published:
-                    log.info("published %d order messages", published)
-                await self.measure()
-            except Exception:
-                log.exception("outbox relay failed; retrying from the stored position")
-            await asyncio.sleep(self.interval)
+    async def run_once(self) -> None:
+        published = await self.relay()
+        if published:
+            log.info("published %d order messages", published)
+        await self.measure()

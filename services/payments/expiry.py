@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from services.common.application import event_name
+from services.common.periodic import PeriodicTask
 from services.payments.application import Orders
 from services.payments.saga import OrderSaga
 
@@ -72,8 +73,10 @@ class OpenOrders:
             self.deadlines.pop(order_id, None)
 
 
-class ExpirySweeper:
+class ExpirySweeper(PeriodicTask):
     """Every interval, end the overdue orders (idempotent, so replicas may overlap)."""
+
+    failure_message = "expiry sweep failed; will retry"
 
     def __init__(
         self,
@@ -86,15 +89,9 @@ class ExpirySweeper:
         self.saga = saga
         self.clock = clock
         self.interval = interval
-        self.task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+    async def run_once(self) -> None:
+        await self.sweep()
 
     async def sweep(self) -> list[UUID]:
         """End every overdue order once; return the ones handled."""
@@ -107,11 +104,3 @@ class ExpirySweeper:
             except Exception:
                 log.exception("could not expire order %s; will retry", order_id)
         return handled
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("expiry sweep failed; will retry")
-            await asyncio.sleep(self.interval)

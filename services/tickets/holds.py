@@ -25,6 +25,7 @@ import orjson
 from domain.errors import HoldEndedError, NoSuchHoldError
 from domain.ticket_type import TicketType
 from services.common.application import event_name
+from services.common.periodic import PeriodicTask
 from services.tickets.application import Tickets
 from services.tickets.writer import TicketTypeWriters
 
@@ -88,8 +89,11 @@ class OpenHolds:
         return [hold for _, hold in sorted(late)]
 
 
-class HoldSweeper:
+class HoldSweeper(PeriodicTask):
     """Every interval, expire the holds overdue by more than grace (idempotent)."""
+
+    first_run_after_interval = True  # nothing is overdue for a grace period anyway
+    failure_message = "hold sweep failed; will retry"
 
     def __init__(
         self,
@@ -104,15 +108,9 @@ class HoldSweeper:
         self.clock = clock
         self.grace = grace
         self.interval = interval
-        self.task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+    async def run_once(self) -> None:
+        await self.sweep()
 
     async def sweep(self) -> list[tuple[UUID, str]]:
         """Expire every overdue hold once; return the ones this sweep ended."""
@@ -142,11 +140,3 @@ class HoldSweeper:
             ticket_type.expire(order_id, self.clock())
 
         return expire
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)  # nothing is overdue for a grace period anyway
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("hold sweep failed; will retry")
