@@ -126,7 +126,7 @@ class HotOrders:
             log.exception("unexpected error placing an order")
             await problem_response(500, "an unexpected error occurred")(scope, receive, send)
             return
-        body = translate.order(placed.order).model_dump_json().encode()
+        body = translate.order_json(placed.order)
         headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
         status = 201 if placed.created else 200
         await send({"type": "http.response.start", "status": status, "headers": headers})

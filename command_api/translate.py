@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from command_api.models import (
@@ -97,6 +98,41 @@ def order(message: payments_pb2.Order) -> OrderPublic:
             expires_at=when(payment.expires_at) if payment.HasField("expires_at") else None,
         ),
         order_token=message.order_token,
+    )
+
+
+def order_json(message: payments_pb2.Order) -> bytes:
+    """The JSON of `order(message)` (`OrderPublic.model_dump_json()`), written directly.
+
+    POST /orders answers every buyer of a rush with it: orjson from the message's fields costs
+    a fraction of building and dumping the pydantic model. tests/unit/test_order_json.py
+    checks that both write the same bytes.
+    """
+    payment = message.payment
+    total = message.total_amount
+    return orjson.dumps(
+        {
+            "id": message.id,
+            "event_id": message.event_id,
+            "ticket_id": message.ticket_id,
+            "quantity": message.quantity,
+            "email": message.email,
+            "phone_number": message.phone_number,
+            "total_amount": str(Money(total.minor_units, total.currency)),
+            "currency": total.currency,
+            "status": ORDER_STATUS[message.status],
+            "payment": {
+                "payment_ref": payment.payment_ref or None,
+                "checkout_url": payment.checkout_url or None,
+                "expires_at": (
+                    payment.expires_at.ToDatetime(tzinfo=UTC)
+                    if payment.HasField("expires_at")
+                    else None
+                ),
+            },
+            "order_token": message.order_token,
+        },
+        option=orjson.OPT_UTC_Z,
     )
 
 
