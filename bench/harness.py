@@ -136,8 +136,12 @@ def child_pids(pid: int) -> list[int]:
 
 
 @contextmanager
-def running_system(database_url: str, extra_env: dict[str, str] | None = None) -> Iterator[System]:
-    """`ticketing run` on PostgreSQL, Redis and RabbitMQ; stopped (SIGTERM) and cleaned after."""
+def running_system(
+    database_url: str, extra_env: dict[str, str] | None = None, root: Path = ROOT
+) -> Iterator[System]:
+    """`ticketing run` on PostgreSQL, Redis and RabbitMQ; stopped (SIGTERM) and cleaned after.
+
+    `root` is the checkout whose code runs (another revision's worktree, for a baseline)."""
     folder = Path(tempfile.mkdtemp(prefix="bench-system-"))
     env = system_env(folder, database_url)
     env |= {
@@ -154,7 +158,7 @@ def running_system(database_url: str, extra_env: dict[str, str] | None = None) -
     log = Path(tempfile.mkdtemp(prefix="bench-logs-")) / "system.log"  # kept after the run
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "run"], env=env, cwd=ROOT,
+            [sys.executable, "-m", "services.cli", "run"], env=env, cwd=root,
             start_new_session=True, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
     system = System(env["TICKETING_PUBLIC_URL"], env, process, log)

@@ -6,6 +6,14 @@ local event_id = os.getenv("BENCH_EVENT_ID")
 local ticket_id = os.getenv("BENCH_TICKET_ID")
 local quantity = tonumber(os.getenv("BENCH_QUANTITY") or "1")
 local run = os.getenv("BENCH_RUN") or "run"
+-- BENCH_DELAY_MS: a pause before each connection's next request, to hold a steady rate below
+-- what the system can carry (bench/order_cpu.py); unset, every connection sends at once.
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+if delay_ms > 0 then
+  function delay()
+    return delay_ms
+  end
+end
 local threads = {}
 
 function setup(thread)
