@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 
 
-class PeriodicTask:
+class PeriodicTask(ABC):
     """Runs `run_once` every `interval` seconds, from `start()` until `stop()`."""
 
     interval: float
@@ -19,8 +20,9 @@ class PeriodicTask:
     failure_message = "periodic task failed; will retry"
     task: asyncio.Task[None] | None = None
 
+    @abstractmethod
     async def run_once(self) -> None:
-        raise NotImplementedError
+        """One run: a sweep, a relay pass."""
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._loop())

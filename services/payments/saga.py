@@ -258,8 +258,8 @@ class OrderSaga:
         under this key came first, recorded or lost in a crash before its save)."""
         try:
             payment = await self._create_payment(
-                payment_reference(placement.order_id, placement.fingerprint),
-                placement.total_amount, placement.quantity, placement.email,
+                placement.order_id, placement.fingerprint, placement.total_amount,
+                placement.quantity, placement.email,
             )  # fmt: skip
         except ProviderDownError as down:
             return None, down, False
@@ -317,9 +317,8 @@ class OrderSaga:
             return await self.writer.update(view.id, lambda o: o.reject(reason))
         try:
             payment = await self._create_payment(
-                payment_reference(view.id, view.request_fingerprint),
-                view.total_amount, view.quantity, view.email,
-            )  # fmt: skip
+                view.id, view.request_fingerprint, view.total_amount, view.quantity, view.email
+            )
         except ProviderDownError:
             await self.writer.update(view.id, lambda o: o.mark_held(expires_at))
             raise
@@ -332,19 +331,19 @@ class OrderSaga:
 
     async def _open_payment(self, view: OrderView) -> OrderView:
         payment = await self._create_payment(
-            payment_reference(view.id, view.request_fingerprint),
-            view.total_amount, view.quantity, view.email,
-        )  # fmt: skip
+            view.id, view.request_fingerprint, view.total_amount, view.quantity, view.email
+        )
         return await self.writer.update(
             view.id, lambda o: o.attach_payment(payment.payment_ref, payment.checkout_url)
         )
 
     async def _create_payment(
-        self, reference: str, amount: Money, quantity: int, email: str
+        self, order_id: UUID, fingerprint: str, amount: Money, quantity: int, email: str
     ) -> ProviderPayment:
+        """Open (or find again) the request's payment: one per order id and request."""
         try:
             return await self.provider.create_payment(
-                reference, amount, f"{quantity} ticket(s)", email
+                payment_reference(order_id, fingerprint), amount, f"{quantity} ticket(s)", email
             )
         except ProviderUnavailableError as error:
             raise ProviderDownError(
