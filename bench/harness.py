@@ -336,6 +336,19 @@ def top_frames(raw: Path, count: int = 15) -> list[tuple[float, str]]:
     return [(100 * samples / max(everything, 1), frame) for frame, samples in ranked]
 
 
+@contextmanager
+def worktree(revision: str) -> Iterator[Path]:
+    """A temporary git worktree of `revision` (a baseline's code to run), removed after."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / "tree"
+    git = ["git", "-C", str(ROOT), "worktree"]
+    subprocess.run([*git, "add", "--detach", "-q", str(folder), revision], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run([*git, "remove", "--force", str(folder)], check=False)
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
 def median(values: list[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2

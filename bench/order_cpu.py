@@ -24,13 +24,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -90,18 +87,6 @@ def measure(root: Path, args: argparse.Namespace) -> dict:
     }  # fmt: skip
 
 
-@contextmanager
-def worktree(revision: str):
-    folder = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / "tree"
-    git = ["git", "-C", str(harness.ROOT), "worktree"]
-    subprocess.run([*git, "add", "--detach", "-q", str(folder), revision], check=True)
-    try:
-        yield folder
-    finally:
-        subprocess.run([*git, "remove", "--force", str(folder)], check=False)
-        shutil.rmtree(folder.parent, ignore_errors=True)
-
-
 def line(name: str, result: dict) -> str:
     processes = "  ".join(f"{n} {ms:.3f}" for n, ms in sorted(result["ms_per_order"].items()))
     return (
@@ -123,7 +108,7 @@ def main() -> int:
     with ExitStack() as stack:
         sides = {"this checkout": harness.ROOT}
         if args.baseline:
-            sides[f"base {args.baseline}"] = stack.enter_context(worktree(args.baseline))
+            sides[f"base {args.baseline}"] = stack.enter_context(harness.worktree(args.baseline))
         results: dict[str, list[dict]] = {name: [] for name in sides}
         for round_number in range(1, args.rounds + 1):
             order = list(sides) if round_number % 2 else list(reversed(sides))

@@ -105,10 +105,12 @@ def main() -> int:
         print(json.dumps(run_sale(args.orders, args.batch)))
         return 0
     print(f"command: {' '.join(sys.argv)}")
-    base = Path(f"/tmp/ticket-saves-base-{uuid.uuid4().hex[:8]}")
-    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(base), args.baseline],
-                   cwd=ROOT, check=True)  # fmt: skip
-    try:
+    # Not at the top: harness puts this checkout first on sys.path, and a child measuring
+    # another revision must import that revision's code.
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import harness  # noqa: PLC0415
+
+    with harness.worktree(args.baseline) as base:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=base, check=True,
                              capture_output=True, text=True).stdout.strip()  # fmt: skip
         sides = [(f"base {rev}", base), ("ours", ROOT)]
@@ -123,8 +125,6 @@ def main() -> int:
             ours, theirs = figures["ours"], figures[sides[0][0]]
             ratio = ours["cpu_us_per_order"] / theirs["cpu_us_per_order"]
             print(f"round {round_} ({args.orders} orders): {line}; CPU {ratio:.2f}x")
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=True)
     return 0
 
 

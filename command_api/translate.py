@@ -109,7 +109,6 @@ def order_json(message: payments_pb2.Order) -> bytes:
     checks that both write the same bytes.
     """
     payment = message.payment
-    total = message.total_amount
     return orjson.dumps(
         {
             "id": message.id,
@@ -118,17 +117,13 @@ def order_json(message: payments_pb2.Order) -> bytes:
             "quantity": message.quantity,
             "email": message.email,
             "phone_number": message.phone_number,
-            "total_amount": str(Money(total.minor_units, total.currency)),
-            "currency": total.currency,
+            "total_amount": amount(message.total_amount),
+            "currency": message.total_amount.currency,
             "status": ORDER_STATUS[message.status],
             "payment": {
                 "payment_ref": payment.payment_ref or None,
                 "checkout_url": payment.checkout_url or None,
-                "expires_at": (
-                    payment.expires_at.ToDatetime(tzinfo=UTC)
-                    if payment.HasField("expires_at")
-                    else None
-                ),
+                "expires_at": when(payment.expires_at) if payment.HasField("expires_at") else None,
             },
             "order_token": message.order_token,
         },

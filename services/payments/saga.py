@@ -166,6 +166,8 @@ class OrderSaga:
             await self.writer.submit(order_id, placement, probably_new=True)
             raise
         payment, provider_down, payment_conflict = opened or (None, None, False)
+        # Another request's hold or payment under the order id says an order may exist.
+        conflict = payment_conflict or refusal == KEY_REUSED
         found: list[tuple[UUID, OrderStatus, int]] = []
         unrecorded: list[bool] = []
 
@@ -175,7 +177,7 @@ class OrderSaga:
             order = placement(existing)
             if not placement.created:
                 return order
-            if payment_conflict or refusal == KEY_REUSED:
+            if conflict:
                 # Read from the store: no order. The hold is ours after a payment conflict;
                 # a hold of another quantity is the other request's (KEY_REUSED).
                 unrecorded.append(True)
@@ -190,7 +192,6 @@ class OrderSaga:
                 order.attach_payment(payment.payment_ref, payment.checkout_url)
             return order
 
-        conflict = payment_conflict or refusal == KEY_REUSED
         try:
             # A conflict says an order may exist: read the store, so that `record` decides on
             # it instead of on "no order".
