@@ -2,9 +2,9 @@
 
 A light driver, not the whole system: this process writes to the two event stores (in a
 PostgreSQL database of its own) what a flash sale on one ticket type writes, at a fixed rate —
-per tick, a group-committed save of the new orders (`Order.Placed`), one save of their holds on
-the hot ticket type (`TicketType.Reserved`), and one save of the orders held with a payment
-attached (`Order.Held`, `Order.PaymentAttached`) — and runs `projections.runner` as its own
+per tick, one save of the new orders' holds on the hot ticket type (`TicketType.Reserved`),
+then a group-committed save of the orders, each one `Order.Placed` event that carries its
+hold and payment (`OrderSaga._place_new`) — and runs `projections.runner` as its own
 process on them, as `ticketing run` does. It prints the runner's CPU (utime + stime from
 /proc, all its threads) per 1,000 holds and idle, and the lag from a tickets commit to the
 moment the projector's position in Redis covers it (every 50 ms, like projection_lag.py).
@@ -155,23 +155,25 @@ class Shop:
     def sell(self, holds: int) -> int:
         """One group commit per step for `holds` new orders; the tickets commit's last id."""
         price = self.hot.price
-        placed = [
+        placements = [
             OrderPlacement(
                 uuid.uuid4().hex, self.event_id, self.ticket_id, 1,
                 "buyer@example.com", "+254712345678", price,
-            )(None)
+            )
             for _ in range(holds)
         ]  # fmt: skip
-        self.orders.save(*placed)
         now = datetime.now(UTC)
         expires_at = now + timedelta(minutes=15)
-        for order in placed:
-            self.hot.reserve(str(order.id), 1, expires_at, now)
+        for placement in placements:
+            self.hot.reserve(str(placement.order_id), 1, expires_at, now)
         recordings = self.tickets.save(self.hot)
-        for order in placed:
-            order.mark_held(expires_at)
-            order.attach_payment(f"pay-{order.id}", "https://pay.example/c")
-        self.orders.save(*placed)
+        self.orders.save(*(
+            placement(
+                None, held_until=expires_at, payment_ref=f"pay-{placement.order_id}",
+                checkout_url="https://pay.example/c",
+            )
+            for placement in placements
+        ))  # fmt: skip
         return max(recording.notification.id for recording in recordings)
 
     def heads(self) -> dict[str, int]:

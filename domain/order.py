@@ -75,12 +75,28 @@ class Order(Aggregate):
         phone_number: str,
         unit_price: Money,
         request_fingerprint: str,
+        hold_expires_at: datetime | None = None,
+        payment_ref: str | None = None,
+        checkout_url: str | None = None,
     ) -> None:
+        """A new order: placed, or (in a rush: one event instead of three) already held
+        until hold_expires_at, and with its payment attached if payment_ref is given.
+
+        Placed events stored before the last three fields existed carry none of them and
+        come back as they were: placed.
+        """
         check_quantity(quantity)
         check_email(email)
         check_phone_number(phone_number)
         if not isinstance(unit_price, Money):
             raise InvalidValueError("unit_price must be money")
+        if hold_expires_at is not None:
+            check_aware("hold_expires_at", hold_expires_at)
+        if payment_ref is not None or checkout_url is not None:
+            if hold_expires_at is None:
+                raise InvalidValueError("a payment is attached only to an order that is held")
+            if not payment_ref or checkout_url is None:
+                raise InvalidValueError("a payment needs its payment_ref and checkout_url")
         self.event_id = event_id
         self.ticket_id = ticket_id
         self.quantity = quantity
@@ -88,10 +104,10 @@ class Order(Aggregate):
         self.phone_number = phone_number
         self.total_amount = unit_price * quantity
         self.request_fingerprint = request_fingerprint
-        self.status = OrderStatus.PLACED
-        self.hold_expires_at: datetime | None = None
-        self.payment_ref: str | None = None
-        self.checkout_url: str | None = None
+        self.status = OrderStatus.PLACED if hold_expires_at is None else OrderStatus.PENDING
+        self.hold_expires_at: datetime | None = hold_expires_at
+        self.payment_ref: str | None = payment_ref
+        self.checkout_url: str | None = checkout_url
         self.paid_at: datetime | None = None
         self.failure_reason: str | None = None
 

@@ -298,6 +298,9 @@ class Replay:
                 quantity=event.quantity,
                 total_minor=total.minor,
                 currency=total.currency,
+                # Placed already held (one event for a rush's new order) is pending; Placed
+                # events stored before that carry no hold_expires_at.
+                status="placed" if getattr(event, "hold_expires_at", None) is None else "pending",
                 changed_at=event.timestamp,
             )
             return

@@ -70,12 +70,24 @@ class OrderPlacement:
         }  # fmt: skip
         self.created = False
 
-    def __call__(self, existing: Order | None) -> Order:
+    def __call__(
+        self,
+        existing: Order | None,
+        *,
+        held_until: datetime | None = None,
+        payment_ref: str | None = None,
+        checkout_url: str | None = None,
+    ) -> Order:
+        """The existing order (if this request's), or a new one: placed, or already held
+        until held_until with the payment given, recorded as one Placed event."""
         self.created = existing is None
         if existing is not None:
             existing.check_same_request(self.fingerprint)
             return existing
-        return Order(id=self.order_id, request_fingerprint=self.fingerprint, **self.details)
+        return Order(
+            id=self.order_id, request_fingerprint=self.fingerprint, hold_expires_at=held_until,
+            payment_ref=payment_ref, checkout_url=checkout_url, **self.details,
+        )  # fmt: skip
 
 
 class Orders(TicketingApplication):

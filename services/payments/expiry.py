@@ -38,8 +38,8 @@ class OpenOrders:
         """Read the event log from where we stopped to its end."""
         while True:
             notifications = self.orders.notification_log.select(self.position + 1, PAGE)
-            # Only an order's last deadline in the page counts: a new order's Placed and Held
-            # are saved together, so only the Held is decoded.
+            # Only an order's last deadline in the page counts: of an order placed and then
+            # held in one page, only the Held is decoded.
             latest: dict[UUID, Any] = {}
             for notification in notifications:
                 self.position = notification.id
@@ -66,7 +66,12 @@ class OpenOrders:
         name = type(event).__qualname__
         order_id: UUID = event.originator_id  # type: ignore[attr-defined]
         if name == "Order.Placed":
-            self.deadlines[order_id] = event.timestamp + self.hold  # type: ignore[attr-defined]
+            # Placed already held (a rush's one event), or placed before its hold; Placed
+            # events stored before holds could be recorded in them carry no hold_expires_at.
+            held_until = getattr(event, "hold_expires_at", None)
+            self.deadlines[order_id] = (
+                held_until if held_until is not None else event.timestamp + self.hold  # type: ignore[attr-defined]
+            )
         elif name == "Order.Held":
             self.deadlines[order_id] = event.expires_at  # type: ignore[attr-defined]
         elif name in ENDED:

@@ -132,7 +132,7 @@ class OrderSaga:
         return view
 
     async def _place_new(self, placement: OrderPlacement, *, speculate: bool) -> OrderView:
-        """Hold the tickets, open the payment, then record the order with both in one save.
+        """Hold the tickets, open the payment, then record the order with both in one event.
 
         Nothing is recorded before the hold: a new order costs three durable steps (the hold,
         the payment, the order) instead of four, and one order save instead of two; with
@@ -174,6 +174,14 @@ class OrderSaga:
         def record(existing: Order | None) -> Order:
             if existing is not None:
                 found[:] = [(existing.ticket_id, existing.status, existing.quantity)]
+            elif not conflict and refusal is None:
+                # New and held, with its payment unless the provider was down: one Placed event.
+                return placement(
+                    None,
+                    held_until=held_until,
+                    payment_ref=payment.payment_ref if payment is not None else None,
+                    checkout_url=payment.checkout_url if payment is not None else None,
+                )
             order = placement(existing)
             if not placement.created:
                 return order
@@ -184,12 +192,8 @@ class OrderSaga:
                 raise IdempotencyKeyReusedError(
                     "this Idempotency-Key was already used with a different request"
                 )
-            if refusal is not None:
-                order.reject(refusal)
-                return order
-            order.mark_held(held_until)
-            if payment is not None:
-                order.attach_payment(payment.payment_ref, payment.checkout_url)
+            assert refusal is not None
+            order.reject(refusal)
             return order
 
         try:

@@ -13,10 +13,11 @@ import pytest
 from domain.concert import ConcertStatus
 from domain.errors import NotFoundError
 from domain.money import Money
+from domain.order import Order
 from services.audit.index import CATCH_UP_CHUNK, merge
 from services.audit.service import Audit
 from services.common.settings import Settings
-from services.payments.application import Orders
+from services.payments.application import OrderPlacement, Orders
 from services.tickets.application import Tickets
 
 ADMIN = "admin-7f3c"
@@ -246,6 +247,39 @@ async def test_a_paid_order_without_its_tickets_and_a_hold_of_a_failed_order_are
                for v in report.violations)  # fmt: skip
     # Within the grace period these are a saga between its two steps, not a violation.
     assert (await audit.verify()).ok
+
+
+async def test_orders_placed_already_held_in_one_event_are_followed_like_any_other(stores, audit):
+    """A rush's new order is one Placed event carrying its hold and payment: the auditor
+    counts it as pending, checks its sale when paid, and reports its hold if it fails."""
+    tickets, orders = stores
+    event_id, vip, _, _, _ = a_scripted_sale(tickets, orders, Marks())
+
+    def placed_held(key: str) -> Order:
+        expires = datetime.now(UTC) + HOLD
+        placement = OrderPlacement(
+            key, event_id, vip, 1, f"{key}@example.com", "+254712345678", Money(2500, "KES")
+        )
+        tickets.reserve(vip, placement.order_id, 1, expires)
+        order = placement(
+            None, held_until=expires, payment_ref=f"pay-{key}",
+            checkout_url=f"https://pay.example/{key}",
+        )  # fmt: skip
+        orders.save(order)
+        return order
+
+    paid, waiting, stuck = placed_held("rush-paid"), placed_held("rush-wait"), placed_held("stuck")
+    tickets.confirm(vip, paid.id)
+    orders.mark_paid(paid.id, "pay-rush-paid", datetime.now(UTC))
+    orders.mark_failed(stuck.id, "declined")  # its hold is left open: the halves disagree
+    assert [e["type"] for e in (await audit.stream(waiting.id))["events"]] == ["Placed"]
+    report = await audit.verify(grace=timedelta(0))
+    assert [(v.check, str(stuck.id) in v.detail) for v in report.violations] == [
+        ("hold_outlives_order", True)
+    ]
+    tickets.release(vip, stuck.id)
+    clean = await audit.verify(grace=timedelta(0))
+    assert clean.ok, clean.violations
 
 
 @pytest.mark.parametrize("settings", ["postgres"], indirect=True)

@@ -437,8 +437,9 @@ async def test_concurrent_orders_are_saved_several_to_a_transaction(system):
     placed = await asyncio.gather(*(system.place(concert, ticket, quantity=1) for _ in range(40)))
     assert {p.order.status for p in placed} == {payments_pb2.ORDER_STATUS_PENDING}
     assert len({p.order.id for p in placed}) == 40
-    # Each order was written three times (placed, held, payment attached): 120 commands.
-    assert writer.batches_saved < 120
+    # Each new order is one command (one Placed event with its hold and payment): 40
+    # commands, saved in fewer transactions.
+    assert writer.batches_saved < 40
     assert (await system.ticket(ticket)).held == 40
 
 
@@ -460,8 +461,11 @@ async def test_a_provider_that_is_down_keeps_the_hold_and_a_retry_opens_the_paym
         assert "retry with the same Idempotency-Key" in down.details()
         assert (await system.ticket(ticket)).held == 2  # the hold is recorded, not lost
         order_id = order_id_for("key-provider-down", "fan@example.com")
-        recorded = payments.orders.repository.event_store.get(order_id)
-        assert [type(event).__name__ for event in recorded] == ["Placed", "Held"]
+        recorded = list(payments.orders.repository.event_store.get(order_id))
+        # Placed and held in one event, with no payment yet.
+        assert [type(event).__name__ for event in recorded] == ["Placed"]
+        assert recorded[0].hold_expires_at is not None
+        assert recorded[0].payment_ref is None
 
         provider.unavailable = False
         again = await system.place(concert, ticket, quantity=2, key="key-provider-down")
@@ -471,7 +475,7 @@ async def test_a_provider_that_is_down_keeps_the_hold_and_a_retry_opens_the_paym
         assert (await system.ticket(ticket)).held == 2  # one hold, not two
         stored = payments.orders.repository.event_store.get(uuid.UUID(again.order.id))
         history = [type(event).__name__ for event in stored]
-        assert history == ["Placed", "Held", "PaymentAttached"]
+        assert history == ["Placed", "PaymentAttached"]
     finally:
         await system.close()
         await payments.service.stop(grace=1)
@@ -488,9 +492,13 @@ async def test_a_new_order_is_recorded_once_with_its_hold_and_payment(system):
     writer = system.payments.saga.writer
     before = writer.batches_saved
     placed = await system.place(concert, ticket, quantity=2)
-    # The hold and the payment come first; then one save records all three events.
+    # The hold and the payment come first; then one save records one event with both.
     assert writer.batches_saved - before == 1
-    assert order_history(system, placed.order.id) == ["Placed", "Held", "PaymentAttached"]
+    assert order_history(system, placed.order.id) == ["Placed"]
+    (event,) = list(system.payments.orders.repository.event_store.get(uuid.UUID(placed.order.id)))
+    assert event.hold_expires_at == placed.order.payment.expires_at.ToDatetime(tzinfo=UTC)
+    assert event.payment_ref == placed.order.payment.payment_ref
+    assert event.checkout_url == placed.order.payment.checkout_url
     refused_order = await refused(system.place(concert, ticket, quantity=4, key="too-many-01"))
     assert reason_of(refused_order) == "sold_out"
     assert writer.batches_saved - before == 2
@@ -630,7 +638,7 @@ async def test_with_plenty_left_the_payment_opens_alongside_the_hold(system, mon
     concert, ticket = await system.concert_on_sale(stock=3)
     placed = await system.place(concert, ticket, quantity=2)
     assert placed.order.status == payments_pb2.ORDER_STATUS_PENDING
-    assert order_history(system, placed.order.id) == ["Placed", "Held", "PaymentAttached"]
+    assert order_history(system, placed.order.id) == ["Placed"]
     assert (await system.ticket(ticket)).held == 2
     # Stock ran out since the ticket type was read: the hold is refused, and the payment
     # opened alongside it is cancelled, so that it can never be paid.
