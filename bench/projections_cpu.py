@@ -2,7 +2,8 @@
 
 A light driver, not the whole system: this process writes to the two event stores (in a
 PostgreSQL database of its own) what a flash sale on one ticket type writes, at a fixed rate —
-per tick, one save of the new orders' holds on the hot ticket type (`TicketType.Reserved`),
+per tick, one save of the new orders' holds on the hot ticket type (one
+`TicketType.HoldsReserved`, as the tickets service's ReserveBatch records them),
 then a group-committed save of the orders, each one `Order.Placed` event that carries its
 hold and payment (`OrderSaga._place_new`) — and runs `projections.runner` as its own
 process on them, as `ticketing run` does. It prints the runner's CPU (utime + stime from
@@ -164,8 +165,8 @@ class Shop:
         ]  # fmt: skip
         now = datetime.now(UTC)
         expires_at = now + timedelta(minutes=15)
-        for placement in placements:
-            self.hot.reserve(str(placement.order_id), 1, expires_at, now)
+        holds = [(str(placement.order_id), 1, expires_at) for placement in placements]
+        assert self.hot.reserve_many(holds, now) == [None] * len(holds)
         recordings = self.tickets.save(self.hot)
         self.orders.save(*(
             placement(

@@ -1,10 +1,10 @@
 """CPU per order and the worst batch of the tickets writer on one hot ticket type: base vs ours.
 
 Drives the real `TicketTypeWriters` of the tickets service, as in a rush: batches of holds on
-one ticket type, each batch also confirming the previous batch's holds (two events and one
-state entry per order), saved by the writer against a fresh PostgreSQL database. The baseline
-is the same code at another git revision (a temporary worktree), run in its own process;
-rounds alternate which goes first. Each side reports the CPU of its whole process per order
+one ticket type (one command per batch where the revision has `TicketType.reserve_many`, as
+its ReserveBatch sends them), each batch also confirming the previous batch's holds, saved by
+the writer against a fresh PostgreSQL database. The baseline is the same code at another git
+revision (a temporary worktree), run in its own process; rounds alternate which goes first. Each side reports the CPU of its whole process per order
 (`time.process_time`, snapshots included, until the application is closed) and the slowest
 batch (wall and CPU).
 
@@ -22,6 +22,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -35,6 +36,7 @@ def run_sale(orders: int, batch: int) -> dict[str, float]:
     # Imported here, once the child has put the revision it measures first on sys.path.
     from domain.concert import ConcertStatus  # noqa: PLC0415
     from domain.money import Money  # noqa: PLC0415
+    from domain.ticket_type import TicketType  # noqa: PLC0415
     from services.common.settings import postgres_env  # noqa: PLC0415
     from services.tickets.application import Tickets  # noqa: PLC0415
     from services.tickets.writer import TicketTypeWriters  # noqa: PLC0415
@@ -60,7 +62,7 @@ def run_sale(orders: int, batch: int) -> dict[str, float]:
         for _ in range(orders // batch):
             held = [str(uuid.uuid4()) for _ in range(batch)]
             commands = [
-                *(lambda t, o=o: t.reserve(o, 1, expires_at, datetime.now(UTC)) for o in held),
+                *reserving(TicketType, held, expires_at),
                 *(lambda t, o=o: t.confirm(o) for o in previous),
             ]
             wall, cpu = time.perf_counter(), time.thread_time()
@@ -79,6 +81,20 @@ def run_sale(orders: int, batch: int) -> dict[str, float]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def reserving(ticket_type_class: Any, held: list[str], expires_at: datetime) -> list[Any]:
+    """The writer commands that hold one ticket for each order, as the tickets service's
+    ReserveBatch makes them at the revision measured: one command for the batch
+    (`reserve_many`, one event) where the revision has it, else one per hold."""
+    if not hasattr(ticket_type_class, "reserve_many"):
+        return [lambda t, o=o: t.reserve(o, 1, expires_at, datetime.now(UTC)) for o in held]
+
+    def reserve_all(ticket_type: Any) -> None:
+        refusals = ticket_type.reserve_many([(o, 1, expires_at) for o in held], datetime.now(UTC))
+        assert refusals == [None] * len(held), refusals
+
+    return [reserve_all]
 
 
 def measure(root: Path, orders: int, batch: int) -> dict[str, float]:

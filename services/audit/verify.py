@@ -249,6 +249,17 @@ class Replay:
         return None
 
     @staticmethod
+    def reserve_many(ledger: Ledger, event: Any) -> str | None:
+        problems = []
+        for order_id, quantity, expires_at in event.holds:
+            if order_id in ledger.holds or order_id in ledger.sold_by_order:
+                problems.append(f"order {order_id} held twice")
+                continue
+            ledger.holds[order_id] = (quantity, expires_at, event.timestamp)
+            ledger.held += quantity
+        return "; ".join(problems) or None
+
+    @staticmethod
     def confirm(ledger: Ledger, event: Any) -> str | None:
         hold = ledger.holds.pop(event.order_id, None)
         if hold is None:
@@ -277,6 +288,7 @@ class Replay:
     INVENTORY_MOVES: ClassVar[dict[str, Callable[[Ledger, Any], str | None]]] = {
         "TicketType.StockChanged": change_stock,
         "TicketType.Reserved": reserve,
+        "TicketType.HoldsReserved": reserve_many,
         "TicketType.Confirmed": confirm,
         "TicketType.Released": release,
         "TicketType.Expired": release,

@@ -111,7 +111,9 @@ def count_saved_events(
     """
     for event in events:
         name = type(event).__qualname__
-        if name in _HOLD_CHANGES:
+        if name == "TicketType.HoldsReserved":
+            HOLDS.labels("placed").inc(len(getattr(event, "holds", ())))
+        elif name in _HOLD_CHANGES:
             HOLDS.labels(_HOLD_CHANGES[name]).inc()
             if name == "TicketType.Confirmed" and sold_quantity is not None:
                 TICKETS_SOLD.inc(sold_quantity(str(getattr(event, "order_id", ""))))

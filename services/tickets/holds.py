@@ -32,6 +32,7 @@ from services.tickets.writer import TicketTypeWriters
 log = logging.getLogger(__name__)
 
 OPENS = "TicketType.Reserved"
+OPENS_MANY = "TicketType.HoldsReserved"  # a batch's new holds, in one event
 ENDS = frozenset({"TicketType.Confirmed", "TicketType.Released", "TicketType.Expired"})
 PAGE = 1000
 
@@ -53,6 +54,10 @@ class OpenHolds:
             for notification in notifications:
                 self.position = notification.id
                 name = event_name(notification)
+                if name == OPENS_MANY:
+                    for order_id, expires_at in self.holds_of(notification):
+                        self.expiries[(notification.originator_id, order_id)] = expires_at
+                    continue
                 if name != OPENS and name not in ENDS:
                     continue  # the event's name says all: no need to decode it
                 order_id, expires_at = self.hold_of(notification)
@@ -81,6 +86,21 @@ class OpenHolds:
                     return state["order_id"], datetime.fromisoformat(expires["_data_"])
         event: Any = self.tickets.mapper.to_domain_event(notification)
         return event.order_id, getattr(event, "expires_at", None)
+
+    def holds_of(self, notification: Any) -> list[tuple[str, datetime]]:
+        """A HoldsReserved event's holds (order id, expiry), as the mapper decodes them."""
+        if self.plain_json:
+            state = orjson.loads(notification.state)
+            if "class_version" not in state:
+                holds = []
+                for order_id, _quantity, expires in state["holds"]:
+                    if not (isinstance(expires, dict) and expires.get("_type_") == "datetime_iso"):
+                        break
+                    holds.append((order_id, datetime.fromisoformat(expires["_data_"])))
+                else:
+                    return holds
+        event: Any = self.tickets.mapper.to_domain_event(notification)
+        return [(order_id, expires_at) for order_id, _quantity, expires_at in event.holds]
 
     def overdue(self, now: datetime, grace: timedelta) -> list[tuple[UUID, str]]:
         """Holds open for longer than grace past their expiry, the longest overdue first."""

@@ -179,43 +179,54 @@ class TicketsServicer(tickets_pb2_grpc.TicketsServiceServicer):
         )
 
     async def ReserveBatch(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        """Each hold decided as Reserve would, all joining the ticket type's next batch."""
+        """Each hold decided as Reserve would, in order, the new ones recorded as one event.
+
+        The batch joins the ticket type's next group commit as one command
+        (`TicketType.reserve_many`): one HoldsReserved event for its new holds, instead of a
+        Reserved event (and a queued command) per hold. Each hold's answer is its own: its
+        expiry, or why it was refused.
+        """
         require_identity(INVENTORY)
         ticket_type_id = parse_uuid("ticket_type_id", request.ticket_type_id)
         if not 1 <= len(request.holds) <= MAX_RESERVE_BATCH:
             raise BadRequestError(f"a batch holds 1 to {MAX_RESERVE_BATCH} reservations")
         now = self.tickets.clock()
-
-        def decision(item: Any, held_until: list[datetime]) -> Callable[[TicketType], None]:
-            order_id = str(parse_uuid("order_id", item.order_id))
-            expires_at = parse_time("expires_at", item.expires_at)
-            if expires_at <= now:
-                raise BadRequestError("expires_at must be in the future")
-            quantity = item.quantity
-
-            def reserve(ticket_type: TicketType) -> None:
-                ticket_type.reserve(order_id, quantity, expires_at, self.tickets.clock())
-                hold = ticket_type.holds.get(order_id)  # None: the order already bought them
-                held_until[:] = [expires_at if hold is None else hold.expires_at]
-
-            return reserve
-
-        async def one(item: Any) -> tickets_pb2.ReserveOutcome:
-            held_until: list[datetime] = []
+        outcomes: list[Any] = [None] * len(request.holds)
+        asked: list[tuple[int, str, int, datetime]] = []  # (position, order id, quantity, expiry)
+        for position, item in enumerate(request.holds):
             try:
-                await self.writers.submit(ticket_type_id, decision(item, held_until))
-            except Exception as error:
-                refused = status_for(error)
-                if refused is None:
-                    raise  # unexpected: the whole call fails (INTERNAL), as Reserve would
-                return tickets_pb2.ReserveOutcome(
-                    order_id=item.order_id, reason=refused.reason, message=str(error)
-                )
-            return tickets_pb2.ReserveOutcome(
-                order_id=item.order_id, expires_at=timestamp(held_until[0])
-            )
+                order_id, expires_at = parse_hold(item, now)
+            except BadRequestError as bad:
+                outcomes[position] = refused_hold(item.order_id, bad)
+                continue
+            asked.append((position, order_id, item.quantity, expires_at))
+        if not asked:
+            return tickets_pb2.ReserveBatchResponse(outcomes=outcomes)
+        decided: list[datetime | Exception] = []
 
-        outcomes = await asyncio.gather(*(one(item) for item in request.holds))
+        def reserve_all(ticket_type: TicketType) -> None:
+            refusals = ticket_type.reserve_many(
+                [(order_id, quantity, expires_at) for _, order_id, quantity, expires_at in asked],
+                self.tickets.clock(),
+            )
+            decided[:] = [
+                refusal if refusal is not None else held_until(ticket_type, order_id, expires_at)
+                for refusal, (_, order_id, _, expires_at) in zip(refusals, asked, strict=True)
+            ]
+
+        try:
+            await self.writers.submit(ticket_type_id, reserve_all)
+        except Exception as error:
+            if status_for(error) is None:
+                raise  # unexpected: the whole call fails (INTERNAL), as Reserve would
+            decided[:] = [error] * len(asked)  # e.g. no such ticket type: each hold is refused
+        for (position, *_), outcome in zip(asked, decided, strict=True):
+            item_id = request.holds[position].order_id
+            outcomes[position] = (
+                refused_hold(item_id, outcome)
+                if isinstance(outcome, Exception)
+                else tickets_pb2.ReserveOutcome(order_id=item_id, expires_at=timestamp(outcome))
+            )
         return tickets_pb2.ReserveBatchResponse(outcomes=outcomes)
 
     async def Confirm(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -281,3 +292,26 @@ def check_visible(caller: Identity, concert: Concert) -> None:
         raise NotFoundError(f"Concert {concert.id} not found")
     if caller.role == "customer" and concert.status is ConcertStatus.INACTIVE:
         raise NotFoundError(f"Concert {concert.id} not found")
+
+
+def parse_hold(item: Any, now: datetime) -> tuple[str, datetime]:
+    """A ReserveBatch item's order id and expiry (BadRequestError if malformed or past)."""
+    order_id = str(parse_uuid("order_id", item.order_id))
+    expires_at = parse_time("expires_at", item.expires_at)
+    if expires_at <= now:
+        raise BadRequestError("expires_at must be in the future")
+    return order_id, expires_at
+
+
+def held_until(ticket_type: TicketType, order_id: str, asked: datetime) -> datetime:
+    """The order's hold's expiry: the one it holds (a repeat answers the existing hold's), or
+    what it asked for if it already bought the tickets."""
+    hold = ticket_type.holds.get(order_id)
+    return asked if hold is None else hold.expires_at
+
+
+def refused_hold(order_id: str, error: Exception) -> tickets_pb2.ReserveOutcome:
+    """A hold's refusal, with the reason its status carries (as Reserve would answer)."""
+    refused = status_for(error)
+    assert refused is not None, error
+    return tickets_pb2.ReserveOutcome(order_id=order_id, reason=refused.reason, message=str(error))

@@ -373,7 +373,7 @@ def hold_item(quantity=1, order_id=None, minutes=15):
     )
 
 
-async def test_a_batch_of_holds_is_decided_hold_by_hold_and_saved_together(
+async def test_a_batch_of_holds_is_decided_hold_by_hold_and_saved_as_one_event(
     stub, admin, payments, tickets_process
 ):
     _, ticket_type = await a_concert_on_sale(stub, admin, stock=5)
@@ -402,6 +402,14 @@ async def test_a_batch_of_holds_is_decided_hold_by_hold_and_saved_together(
     )
     assert (final.held, final.remaining) == (5, 0)
     assert tickets_process.writers.batches_saved == 1
+    assert answer.outcomes[1].expires_at == answer.outcomes[0].expires_at  # the same hold
+    # The batch's new holds are one event.
+    stored = list(tickets_process.tickets.repository.event_store.get(uuid.UUID(ticket_type.id)))
+    assert type(stored[-1]).__name__ == "HoldsReserved"
+    assert type(stored[-2]).__name__ != "HoldsReserved"
+    assert [(order, quantity) for order, quantity, _ in stored[-1].holds] == [
+        (repeat, 2), (items[2].order_id, 3),
+    ]  # fmt: skip
 
 
 async def test_a_batch_is_refused_whole_when_the_call_itself_is_wrong(

@@ -56,3 +56,40 @@ def test_a_hold_event_reads_the_same_as_the_mappers_decode(env):
         if expires_at is not None:
             assert expires_at.utcoffset() == decoded.expires_at.utcoffset()
     assert open_holds.plain_json == ("COMPRESSOR_TOPIC" not in env)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
+        {
+            "PERSISTENCE_MODULE": "eventsourcing.popo",
+            "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+        },
+    ],
+)
+def test_a_batch_of_holds_reads_the_same_as_the_mappers_decode_and_opens_each_hold(env):
+    tickets = Tickets(env=env)
+    price = Money.parse("25.00", "USD")
+    ticket_type = TicketType(uuid.uuid4(), "General", price, 10, NOW - timedelta(hours=1),
+                             NOW + timedelta(days=1), True, "admin-1")  # fmt: skip
+    ticket_type.collect_events()
+    later = datetime(2026, 11, 26, 7, 0, 0, 1, EAST_AFRICA)
+    refusals = ticket_type.reserve_many(
+        [("order-a", 2, NOW + timedelta(minutes=15)), ("order-b", 20, later),
+         ("order-c", 1, later)],
+        NOW,
+    )  # fmt: skip
+    assert [type(refusal).__name__ for refusal in refusals] == [
+        "NoneType", "SoldOutError", "NoneType"
+    ]  # fmt: skip
+    ticket_type.confirm("order-a")
+    stored = [tickets.mapper.to_stored_event(e) for e in ticket_type.collect_events()]
+    open_holds = OpenHolds(tickets)
+    decoded = tickets.mapper.to_domain_event(stored[0])
+    assert open_holds.holds_of(stored[0]) == [(o, e) for o, _q, e in decoded.holds]
+    assert open_holds.holds_of(stored[0])[1][1].utcoffset() == timedelta(hours=3)
+
+    tickets.recorder.insert_events(stored)
+    open_holds.catch_up()  # the batch opens two holds; the confirmation ends one
+    assert open_holds.expiries == {(ticket_type.id, "order-c"): later}

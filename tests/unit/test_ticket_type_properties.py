@@ -263,8 +263,8 @@ class TicketTypeMachine(RuleBasedStateMachine):
 
     # -- inventory commands ---------------------------------------------------------------------
 
-    def do_reserve(self, order_id: str, quantity: Any, expires_at: datetime) -> str:
-        now = self.now
+    def expected_reserve(self, order_id: str, quantity: Any, expires_at: datetime) -> Expected:
+        """What a reserve should do now, by the model."""
         expected: Expected
         if order_id in self.holds or order_id in self.sold:
             # A repeat for the order changes nothing; another quantity is another request.
@@ -285,6 +285,11 @@ class TicketTypeMachine(RuleBasedStateMachine):
             if is_count(quantity, 1) and quantity > self.remaining:
                 errors.append(SoldOutError)
             expected = tuple(errors) or CHANGES
+        return expected
+
+    def do_reserve(self, order_id: str, quantity: Any, expires_at: datetime) -> str:
+        now = self.now
+        expected = self.expected_reserve(order_id, quantity, expires_at)
         outcome = self.run(
             lambda: self.aggregate.reserve(order_id, quantity, expires_at, now), expected
         )
@@ -292,6 +297,45 @@ class TicketTypeMachine(RuleBasedStateMachine):
             self.holds[order_id] = Hold(quantity, expires_at)
             self.ever_held = True
         return outcome
+
+    @rule(
+        requests=st.lists(
+            st.tuples(ORDER_IDS, QUANTITIES, HOLD_SPANS, ZONES, SOMETIMES), max_size=8
+        )
+    )
+    def reserve_a_batch(self, requests: list[tuple[str, Any, timedelta, timezone, bool]]) -> None:
+        """reserve_many decides each request as one reserve after another would, and records
+        the new holds as one HoldsReserved event (none if nothing is new)."""
+        now = self.now
+        asked = []
+        for order_id, quantity, expires_in, zone, naive in requests:
+            expires_at = (now + expires_in).astimezone(zone)
+            asked.append(
+                (order_id, quantity, expires_at.replace(tzinfo=None) if naive else expires_at)
+            )
+        before, version = copy.deepcopy(vars(self.aggregate)), self.aggregate.version
+        expectations = []
+        for order_id, quantity, expires_at in asked:
+            expected = self.expected_reserve(order_id, quantity, expires_at)
+            expectations.append(expected)
+            if expected == CHANGES:
+                self.holds[order_id] = Hold(quantity, expires_at)
+                self.ever_held = True
+        outcomes = self.aggregate.reserve_many(asked, now)
+        assert len(outcomes) == len(asked)
+        for outcome, expected in zip(outcomes, expectations, strict=True):
+            if isinstance(expected, tuple):
+                assert isinstance(outcome, expected), f"{outcome!r}; the model says {expected}"
+            else:
+                assert outcome is None, f"refused with {outcome!r}; the model says {expected}"
+        new_events = self.aggregate.collect_events()
+        if CHANGES in expectations:
+            assert [type(e).__qualname__ for e in new_events] == ["TicketType.HoldsReserved"]
+            assert self.aggregate.version == version + 1
+        else:
+            assert new_events == []
+            assert vars(self.aggregate) == before, "a batch with nothing new changed state"
+        self.events.extend(new_events)
 
     @rule(
         order_id=ORDER_IDS,
