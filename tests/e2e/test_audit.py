@@ -221,13 +221,15 @@ def test_an_oversell_written_into_postgresql_by_hand_is_reported(system):
         topic, state = conn.execute(
             "SELECT topic, state FROM tickets_events WHERE originator_id = %s "
             "AND topic LIKE %s ORDER BY originator_version LIMIT 1",
-            (ticket["id"], "%Reserved"),
+            (ticket["id"], "%.HoldsReserved"),
         ).fetchone()
         version = conn.execute(
             "SELECT max(originator_version) FROM tickets_events WHERE originator_id = %s",
             (ticket["id"],),
         ).fetchone()[0]
-        forged = json.loads(bytes(state)) | {"order_id": str(uuid.uuid4()), "quantity": 19}
+        # A batch of holds (as the tickets service records them) with one hold of 19 tickets.
+        held = json.loads(bytes(state))
+        forged = held | {"holds": [[str(uuid.uuid4()), 19, held["holds"][0][2]]]}
         conn.execute(
             "INSERT INTO tickets_events (originator_id, originator_version, topic, state) "
             "VALUES (%s, %s, %s, %s)",
