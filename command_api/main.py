@@ -10,7 +10,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from command_api.app import create_app
-from services.common.http_protocol import CoalescingHttpToolsProtocol
 from services.common.logs import setup_logging
 from services.common.settings import Settings
 
@@ -29,7 +28,6 @@ def main() -> None:
         "port": settings.port,
         "log_config": None,  # our handlers (services.common.logs), not uvicorn's
         "access_log": False,  # the gateway writes its own access line, with the request id
-        "http": CoalescingHttpToolsProtocol,  # one socket write per response
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
     workers = settings.ticketing_gateway_workers

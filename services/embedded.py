@@ -23,7 +23,6 @@ from fastapi import FastAPI
 
 from command_api.app import create_app
 from services.common.database import open_database
-from services.common.http_protocol import CoalescingHttpToolsProtocol
 from services.common.logs import SERVICE
 from services.common.settings import Settings
 from services.notifications.main import build_notification_service
@@ -72,7 +71,6 @@ async def serve_http(name: str, app: FastAPI, host: str, port: int) -> Part:
         port=port,
         log_config=None,
         access_log=False,
-        http=CoalescingHttpToolsProtocol,  # one socket write per response
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     server = EmbeddedServer(config)

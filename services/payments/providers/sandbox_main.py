@@ -5,7 +5,6 @@ from __future__ import annotations
 import uvicorn
 
 from services.common.database import open_database
-from services.common.http_protocol import CoalescingHttpToolsProtocol
 from services.common.logs import setup_logging
 from services.common.metrics import serve_metrics
 from services.common.settings import Settings
@@ -34,7 +33,6 @@ def main() -> None:
             port=settings.ticketing_sandbox_port,
             log_config=None,
             access_log=False,  # its logger is off (services.common.logs): skip the line's work
-            http=CoalescingHttpToolsProtocol,  # one socket write per response
             timeout_graceful_shutdown=10,
         )
     finally:
