@@ -229,14 +229,18 @@ class OrderSaga:
         if not speculate:
             held = await self._hold(placement)
             return held, (await self._payment_for(placement) if held[1] is None else None)
-        holding, paying = await asyncio.gather(
-            self._hold(placement), self._payment_for(placement), return_exceptions=True
-        )
-        if isinstance(holding, BaseException):
-            raise holding
-        if isinstance(paying, BaseException):
-            raise paying
-        return holding, paying
+        # One task for the payment, the hold awaited here: gather's second task and its
+        # future cost more than either step's own Python in a rush. Both always finish.
+        paying = asyncio.ensure_future(self._payment_for(placement))
+        try:
+            holding = await self._hold(placement)
+        except asyncio.CancelledError:
+            paying.cancel()  # as gather would
+            raise
+        except BaseException:
+            await asyncio.wait([paying])  # as gather would: the payment runs to its end
+            raise
+        return holding, await paying
 
     async def _hold(self, placement: OrderPlacement) -> tuple[datetime, str | None]:
         """Hold the placement's tickets: until when, or why not."""
