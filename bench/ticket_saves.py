@@ -4,9 +4,9 @@ Drives the real `TicketTypeWriters` of the tickets service, as in a rush: batche
 one ticket type (one command per batch where the revision has `TicketType.reserve_many`, as
 its ReserveBatch sends them), each batch also confirming the previous batch's holds, saved by
 the writer against a fresh PostgreSQL database. The baseline is the same code at another git
-revision (a temporary worktree), run in its own process; rounds alternate which goes first. Each side reports the CPU of its whole process per order
-(`time.process_time`, snapshots included, until the application is closed) and the slowest
-batch (wall and CPU).
+revision (a temporary worktree), run in its own process; rounds alternate which goes first.
+Each side reports the CPU of its whole process per order (`time.process_time`, snapshots
+included, until the application is closed) and the slowest batch (wall and CPU).
 
     .venv/bin/python bench/ticket_saves.py [--baseline main] [--orders 60000] [--batch 60]
         [--rounds 2]
