@@ -301,24 +301,41 @@ def profiling(pids: dict[str, int], folder: Path, seconds: float) -> Iterator[No
                 recorder.wait()
 
 
-def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User + system CPU time each process, its threads and its live children (a gateway's
-    workers) have used so far."""
+def cpu_times(pids: dict[str, int]) -> dict[str, tuple[float, float]]:
+    """User and system CPU time each process, its threads and its live children (a gateway's
+    workers) have used so far; under "postgres", every PostgreSQL server process's."""
     tick = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, list[str]] = {}  # pid -> the fields after the command name
+    stats: dict[int, tuple[str, list[str]]] = {}  # pid -> (command name, fields after it)
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        with suppress(OSError):
-            stats[int(stat.parent.name)] = stat.read_text().rsplit(")", 1)[1].split()
+        with suppress(OSError, ValueError):
+            text = stat.read_text()
+            name = text[text.index("(") + 1 : text.rindex(")")]
+            stats[int(stat.parent.name)] = (name, text.rsplit(")", 1)[1].split())
     children: dict[int, list[int]] = {}
-    for pid, fields in stats.items():
+    for pid, (_, fields) in stats.items():
         children.setdefault(int(fields[1]), []).append(pid)
 
-    def used_by(pid: int) -> float:
-        fields = stats.get(pid)
-        own = (int(fields[11]) + int(fields[12])) / tick if fields else 0.0
-        return own + sum(used_by(child) for child in children.get(pid, []))
+    def used_by(pid: int) -> tuple[float, float]:
+        fields = stats[pid][1] if pid in stats else None
+        user, system = (int(fields[11]) / tick, int(fields[12]) / tick) if fields else (0.0, 0.0)
+        for child in children.get(pid, []):
+            child_user, child_system = used_by(child)
+            user, system = user + child_user, system + child_system
+        return user, system
 
-    return {name: used_by(pid) for name, pid in pids.items() if pid in stats}
+    found = {name: used_by(pid) for name, pid in pids.items() if pid in stats}
+    postgres = [fields for name, fields in stats.values() if name.startswith("postgres")]
+    found["postgres"] = (
+        sum(int(fields[11]) for fields in postgres) / tick,
+        sum(int(fields[12]) for fields in postgres) / tick,
+    )
+    return found
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU time each process, its threads and its live children have used."""
+    times = cpu_times(pids)
+    return {name: sum(times[name]) for name in pids if name in times}
 
 
 def top_frames(raw: Path, count: int = 15) -> list[tuple[float, str]]:

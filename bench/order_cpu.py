@@ -23,7 +23,6 @@ among the orders of a batch and a slow trickle pays per order. Compare sides at 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import uuid
@@ -37,21 +36,6 @@ import harness
 CONNECTIONS = 64
 STOCK = 10_000_000
 WARM_UP_SECONDS = 8
-
-
-def postgres_cpu() -> float:
-    """CPU seconds used so far by every PostgreSQL server process."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
-        if name.startswith("postgres"):
-            used += (int(fields[11]) + int(fields[12])) / tick
-    return used
 
 
 def paced_orders(base_url: str, event_id: str, ticket_id: str, rate: float, seconds: float) -> dict:
@@ -71,14 +55,13 @@ def measure(root: Path, args: argparse.Namespace) -> dict:
         event, ticket = system.event_on_sale(STOCK)
         paced_orders(system.base_url, event["id"], ticket["id"], args.rate, WARM_UP_SECONDS)
         children = system.children()
-        before, pg_before = harness.cpu_seconds(children), postgres_cpu()
+        before = {name: sum(t) for name, t in harness.cpu_times(children).items()}
         load = paced_orders(system.base_url, event["id"], ticket["id"], args.rate, args.seconds)
-        after, pg_after = harness.cpu_seconds(children), postgres_cpu()
+        after = {name: sum(t) for name, t in harness.cpu_times(children).items()}
     confirmed = load["pending_201"]
     if confirmed == 0 or load["errors_total"]:
         raise SystemExit(f"the rush at {root} failed: {load}")
     per_order = {n: 1000 * (after[n] - before[n]) / confirmed for n in after if n in before}
-    per_order["postgres"] = 1000 * (pg_after - pg_before) / confirmed
     per_order = {n: ms for n, ms in per_order.items() if ms >= 0.005}
     per_order["total"] = sum(per_order.values())
     return {

@@ -17,7 +17,6 @@ run: `flash_sale.py` is the comparison with it.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from contextlib import ExitStack
@@ -27,39 +26,6 @@ import harness
 from flash_sale import drive
 
 STOCK = 10_000_000
-
-
-def cpu_by_process(pids: dict[str, int]) -> dict[str, tuple[float, float]]:
-    """User and system CPU seconds of each named process (with its children), and of
-    PostgreSQL's server processes (all of them: the other sides' idle ones add a little)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, tuple[str, list[str]]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        stats[int(stat.parent.name)] = (name, text.rsplit(")", 1)[1].split())
-    children: dict[int, list[int]] = {}
-    for pid, (_, fields) in stats.items():
-        children.setdefault(int(fields[1]), []).append(pid)
-
-    def used(pid: int) -> tuple[float, float]:
-        fields = stats[pid][1] if pid in stats else None
-        user, system = (int(fields[11]) / tick, int(fields[12]) / tick) if fields else (0.0, 0.0)
-        for child in children.get(pid, []):
-            child_user, child_system = used(child)
-            user, system = user + child_user, system + child_system
-        return user, system
-
-    found = {name: used(pid) for name, pid in pids.items()}
-    postgres = [fields for name, fields in stats.values() if name.startswith("postgres")]
-    found["postgres"] = (
-        sum(int(f[11]) for f in postgres) / tick,
-        sum(int(f[12]) for f in postgres) / tick,
-    )
-    return found
 
 
 def side_spec(spec: str, baseline: Path | None) -> tuple[Path, dict[str, str]]:
@@ -93,11 +59,11 @@ def main() -> int:
                 event, ticket = system.event_on_sale(STOCK)
                 drive(system.base_url, event["id"], ticket["id"], args.connections, 2)  # warm-up
                 processes = system.children()
-                before = cpu_by_process(processes)
+                before = harness.cpu_times(processes)
                 load, _ = drive(
                     system.base_url, event["id"], ticket["id"], args.connections, args.seconds
                 )
-                after = cpu_by_process(processes)
+                after = harness.cpu_times(processes)
                 orders = max(load["pending_201"], 1)
                 per_order = {
                     name: tuple(

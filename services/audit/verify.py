@@ -240,24 +240,28 @@ class Replay:
         return None
 
     @staticmethod
-    def reserve(ledger: Ledger, event: Any) -> str | None:
-        order_id = event.order_id
+    def hold(
+        ledger: Ledger, order_id: str, quantity: int, expires_at: datetime, held_at: datetime
+    ) -> str | None:
         if order_id in ledger.holds or order_id in ledger.sold_by_order:
             return f"order {order_id} held twice"
-        ledger.holds[order_id] = (event.quantity, event.expires_at, event.timestamp)
-        ledger.held += event.quantity
+        ledger.holds[order_id] = (quantity, expires_at, held_at)
+        ledger.held += quantity
         return None
 
     @staticmethod
+    def reserve(ledger: Ledger, event: Any) -> str | None:
+        return Replay.hold(
+            ledger, event.order_id, event.quantity, event.expires_at, event.timestamp
+        )
+
+    @staticmethod
     def reserve_many(ledger: Ledger, event: Any) -> str | None:
-        problems = []
-        for order_id, quantity, expires_at in event.holds:
-            if order_id in ledger.holds or order_id in ledger.sold_by_order:
-                problems.append(f"order {order_id} held twice")
-                continue
-            ledger.holds[order_id] = (quantity, expires_at, event.timestamp)
-            ledger.held += quantity
-        return "; ".join(problems) or None
+        problems = [
+            Replay.hold(ledger, order_id, quantity, expires_at, event.timestamp)
+            for order_id, quantity, expires_at in event.holds
+        ]
+        return "; ".join(problem for problem in problems if problem) or None
 
     @staticmethod
     def confirm(ledger: Ledger, event: Any) -> str | None:

@@ -13,9 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import orjson
-
-from services.common.application import event_name
+from services.common.application import (
+    event_name,
+    plain_state,
+    stored_datetime,
+    stores_plain_json,
+)
 from services.common.periodic import PeriodicTask
 from services.payments.application import Orders
 from services.payments.saga import OrderSaga
@@ -36,7 +39,7 @@ class OpenOrders:
         self.deadlines: dict[UUID, datetime] = {}
         self.position = 0
         # Stored state is the transcoder's JSON as it is, unless compressed or encrypted.
-        self.plain_json = orders.mapper.cipher is None and orders.mapper.compressor is None
+        self.plain_json = stores_plain_json(orders.mapper)
 
     def catch_up(self) -> None:
         """Read the event log from where we stopped to its end."""
@@ -77,16 +80,16 @@ class OpenOrders:
         stored as expected takes the mapper.
         """
         placed = event_name(notification) == "Order.Placed"
-        if self.plain_json:
-            state = orjson.loads(notification.state)
-            if "class_version" not in state:
-                expires = state.get("hold_expires_at" if placed else "expires_at")
-                if expires is None and placed:
-                    expires, later = state.get("timestamp"), self.hold
-                else:
-                    later = timedelta(0)
-                if isinstance(expires, dict) and expires.get("_type_") == "datetime_iso":
-                    return datetime.fromisoformat(expires["_data_"]) + later
+        state = plain_state(notification) if self.plain_json else None
+        if state is not None:
+            expires = state.get("hold_expires_at" if placed else "expires_at")
+            if expires is None and placed:
+                expires, later = state.get("timestamp"), self.hold
+            else:
+                later = timedelta(0)
+            when = stored_datetime(expires)
+            if when is not None:
+                return when + later
         event: Any = self.orders.mapper.to_domain_event(notification)
         if not placed:
             return event.expires_at  # type: ignore[no-any-return]

@@ -20,11 +20,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import orjson
-
 from domain.errors import HoldEndedError, NoSuchHoldError
 from domain.ticket_type import TicketType
-from services.common.application import event_name
+from services.common.application import (
+    event_name,
+    plain_state,
+    stored_datetime,
+    stores_plain_json,
+)
 from services.common.periodic import PeriodicTask
 from services.tickets.application import Tickets
 from services.tickets.writer import TicketTypeWriters
@@ -45,7 +48,7 @@ class OpenHolds:
         self.expiries: dict[tuple[UUID, str], datetime] = {}
         self.position = 0
         # Stored state is the transcoder's JSON as it is, unless compressed or encrypted.
-        self.plain_json = tickets.mapper.cipher is None and tickets.mapper.compressor is None
+        self.plain_json = stores_plain_json(tickets.mapper)
 
     def catch_up(self) -> None:
         """Read the event log from where we stopped to its end."""
@@ -76,29 +79,25 @@ class OpenHolds:
         (the library's transcoder, every field, a domain event object), which following a
         rush's log paid for every hold; anything not stored as expected takes the mapper.
         """
-        if self.plain_json:
-            state = orjson.loads(notification.state)
+        state = plain_state(notification) if self.plain_json else None
+        if state is not None:
             expires = state.get("expires_at")
-            if "class_version" not in state:
-                if expires is None:
-                    return state["order_id"], None
-                if isinstance(expires, dict) and expires.get("_type_") == "datetime_iso":
-                    return state["order_id"], datetime.fromisoformat(expires["_data_"])
+            if expires is None:
+                return state["order_id"], None
+            when = stored_datetime(expires)
+            if when is not None:
+                return state["order_id"], when
         event: Any = self.tickets.mapper.to_domain_event(notification)
         return event.order_id, getattr(event, "expires_at", None)
 
     def holds_of(self, notification: Any) -> list[tuple[str, datetime]]:
         """A HoldsReserved event's holds (order id, expiry), as the mapper decodes them."""
-        if self.plain_json:
-            state = orjson.loads(notification.state)
-            if "class_version" not in state:
-                holds = []
-                for order_id, _quantity, expires in state["holds"]:
-                    if not (isinstance(expires, dict) and expires.get("_type_") == "datetime_iso"):
-                        break
-                    holds.append((order_id, datetime.fromisoformat(expires["_data_"])))
-                else:
-                    return holds
+        state = plain_state(notification) if self.plain_json else None
+        if state is not None:
+            holds = [(order, when) for order, _, stored in state["holds"]
+                     if (when := stored_datetime(stored)) is not None]  # fmt: skip
+            if len(holds) == len(state["holds"]):
+                return holds
         event: Any = self.tickets.mapper.to_domain_event(notification)
         return [(order_id, expires_at) for order_id, _quantity, expires_at in event.holds]
 
