@@ -10,10 +10,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 
 from domain.money import Money
+from services.common.http1 import Http1Pool, ServerDisconnectedError
 from services.payments.providers.base import (
     PAYMENT_STATUSES,
     InvalidPaymentStateError,
@@ -26,7 +26,7 @@ from services.payments.providers.base import (
 )
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
-JSON_HEADERS = {"Content-Type": "application/json"}
+JSON = b"application/json"
 REPLAY_WINDOW_SECONDS = 300
 
 
@@ -65,9 +65,9 @@ def _digest(secret: bytes, body: bytes, timestamp: int) -> str:
     return hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-# Kept-alive connections to the provider. The client is aiohttp's: in a rush, httpx spent
-# about a third of the payments process's CPU on each request (its pool checks every pooled
-# connection per request), aiohttp a fraction of that (bench/RESULTS.md).
+# Kept-alive connections to the provider. In a rush the payments service opens one payment per
+# order: httpx spent about a third of the process's CPU on these requests, aiohttp about
+# 70 µs each, services/common/http1.py about 20 µs (bench/RESULTS.md, bench/http_client.py).
 POOL_CONNECTIONS = 32
 # Idle connections are dropped before the provider closes them (uvicorn, which serves the
 # sandbox, closes after 5 s): reusing one it has just closed fails the request.
@@ -81,34 +81,23 @@ class SandboxProvider:
         self,
         base_url: str,
         secret: bytes,
-        http: aiohttp.ClientSession | None = None,
         *,
         timeout_seconds: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.secret = secret
-        self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self.clock = clock
-        self._owns_http = http is None
-        self._http = http  # made at the first call when not given: it needs a running loop
+        self._http = Http1Pool(
+            self.base_url,
+            limit=POOL_CONNECTIONS,
+            keepalive=KEEPALIVE_SECONDS,
+            timeout=timeout_seconds,
+        )
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this adapter made it."""
-        if self._owns_http and self._http is not None:
-            await self._http.close()
-            self._http = None
-
-    def _session(self) -> aiohttp.ClientSession:
-        if self._http is None:
-            self._http = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=POOL_CONNECTIONS, keepalive_timeout=KEEPALIVE_SECONDS
-                ),
-                timeout=self.timeout,
-                raise_for_status=False,
-            )
-        return self._http
+        """Close the kept-alive connections."""
+        await self._http.aclose()
 
     async def create_payment(
         self, order_id: str, amount: Money, description: str, email: str
@@ -162,19 +151,18 @@ class SandboxProvider:
         body: dict[str, Any] | None = None,
         unknown: type[ProviderError] = PaymentNotFoundError,
     ) -> ProviderPayment:
+        payload = None if body is None else orjson.dumps(body)
         try:
-            status, text = await self._send(method, path, body)
-        except aiohttp.ClientConnectionError:
-            # Most often a kept-alive connection the sandbox closed as we reused it (server
-            # disconnected, or a reset before the request went out). Every sandbox call is
-            # idempotent (a payment per order id; cancel, refund and reads repeat safely), so
-            # it is sent once more, on a fresh connection.
             try:
-                status, text = await self._send(method, path, body)
-            except (aiohttp.ClientError, TimeoutError) as error:
-                raise ProviderUnavailableError(f"the sandbox did not answer: {error!r}") from error
-        except (aiohttp.ClientError, TimeoutError) as error:
+                status, answer = await self._http.request(method, path, payload, JSON)
+            except (ServerDisconnectedError, ConnectionResetError, BrokenPipeError):
+                # Most often a kept-alive connection the sandbox closed as we reused it. Every
+                # sandbox call is idempotent (a payment per order id; cancel, refund and reads
+                # repeat safely), so it is sent once more, on a fresh connection.
+                status, answer = await self._http.request(method, path, payload, JSON)
+        except (OSError, TimeoutError) as error:  # ConnectionError, InvalidResponseError too
             raise ProviderUnavailableError(f"the sandbox did not answer: {error!r}") from error
+        text = answer.decode("utf-8", "replace")
         if status >= 500:
             raise ProviderUnavailableError(f"the sandbox failed with {status}")
         if 200 <= status < 300:
@@ -185,17 +173,6 @@ class SandboxProvider:
         if status == 409:
             raise InvalidPaymentStateError(detail)
         raise ProviderError(f"the sandbox refused the request ({status}): {detail}")
-
-    async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, str]:
-        payload = None if body is None else orjson.dumps(body)  # aiohttp's json= is stdlib json
-        async with self._session().request(
-            method,
-            self.base_url + path,
-            data=payload,
-            headers=JSON_HEADERS if body is not None else None,
-            timeout=self.timeout,
-        ) as response:
-            return response.status, (await response.read()).decode("utf-8", "replace")
 
     @staticmethod
     def _payment(text: str) -> ProviderPayment:
