@@ -6,6 +6,13 @@ routing, validation or dependency resolution. Anything it cannot answer from Red
 malformed id, an unknown or non-public event, a generation switched meanwhile) goes on to the
 app, whose routes give exactly the same answers and the problem documents.
 
+A document read from Redis is served from this process's memory for the next tenth of a
+second (DOCUMENT_SECONDS): in a rush thousands of buyers a second poll the same few documents,
+and one Redis read per document per tenth of a second serves them all. What a buyer sees is
+then at most that much older than the read model, itself tens of milliseconds behind the
+event store (bench/projection_lag.py). Concurrent readers of a document that is not in memory
+wait for one Redis read. Documents that are not there (unknown ids) are never remembered.
+
 The current generation's prefix is remembered for a quarter of a second. A rebuild keeps the
 old generation readable for its grace period (2 s by default) after switching; if it was
 deleted sooner, the read misses and the app answers from the new generation.
@@ -13,6 +20,7 @@ deleted sooner, the read misses and the app answers from the new generation.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -26,6 +34,8 @@ from query_api.http import PUBLIC_CACHE, matches
 
 PATH = re.compile(r"^/events/([0-9A-Fa-f-]{32,36})(/tickets)?$")
 POINTER_SECONDS = 0.25
+DOCUMENT_SECONDS = 0.1
+MAX_DOCUMENTS = 10_000  # remembered documents; beyond that, all are forgotten at once
 ROUTES = {
     False: SimpleNamespace(path="/events/{event_id}"),
     True: SimpleNamespace(path="/events/{event_id}/tickets"),
@@ -41,6 +51,9 @@ class HotReads:
         self.keyspace = Keyspace(namespace)
         self._prefix: bytes | None = None
         self._prefix_until = 0.0
+        # key -> (read before this monotonic time + DOCUMENT_SECONDS, body, etag)
+        self._documents: dict[bytes, tuple[float, bytes, bytes]] = {}
+        self._reading: dict[bytes, asyncio.Future[tuple[bytes, bytes] | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -63,10 +76,10 @@ class HotReads:
             return False
         kind = "tickets" if tickets else "event"
         key = b"%s:doc:%s:%s" % (prefix, kind.encode(), event_id.encode())
-        # execute_command: redis-py wraps hmget in an argument-checking decorator (~4% here).
-        body, etag = await self.redis.execute_command("HMGET", key, "json", "etag")
-        if body is None or etag is None:
+        document = await self._document(key)
+        if document is None:
             return False
+        body, etag = document
         scope["route"] = ROUTES[tickets]  # for the access log's and metrics' route label
         if_none_match = dict(scope["headers"]).get(b"if-none-match")
         not_modified = if_none_match is not None and matches(
@@ -89,6 +102,32 @@ class HotReads:
             {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
         )
         return True
+
+    async def _document(self, key: bytes) -> tuple[bytes, bytes] | None:
+        """The stored document and its ETag, from memory while fresh, else from Redis."""
+        remembered = self._documents.get(key)
+        if remembered is not None and time.monotonic() < remembered[0]:
+            return remembered[1], remembered[2]
+        reading = self._reading.get(key)
+        if reading is None:
+            # A task of its own: a reader that gives up (the client went away) must not
+            # cancel the read the others wait for.
+            reading = self._reading[key] = asyncio.ensure_future(self._read(key))
+        return await asyncio.shield(reading)
+
+    async def _read(self, key: bytes) -> tuple[bytes, bytes] | None:
+        started = time.monotonic()
+        try:
+            # execute_command: redis-py wraps hmget in an argument-checking decorator.
+            body, etag = await self.redis.execute_command("HMGET", key, "json", "etag")
+        finally:
+            del self._reading[key]
+        if body is None or etag is None:
+            return None
+        if len(self._documents) >= MAX_DOCUMENTS:
+            self._documents.clear()
+        self._documents[key] = (started + DOCUMENT_SECONDS, body, etag)
+        return body, etag
 
     async def _current_prefix(self) -> bytes | None:
         now = time.monotonic()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from domain.concert import ConcertStatus
 from projections.keys import Keyspace
 from projections.projectors import CatalogueProjector, SalesProjector
 from projections.rebuild import catch_up, delete_generation, switch
+from query_api.hot import DOCUMENT_SECONDS, HotReads
 from query_api.main import create_query_app
 from query_api.public import public_router
 from query_api.schemas import (
@@ -351,6 +355,76 @@ async def test_the_hot_path_answers_exactly_as_the_routes_and_steps_aside_when_i
     )
     await switch(redis, Keyspace(root), fresh)
     await delete_generation(redis, g)
+    # What was read before the switch is served from memory for DOCUMENT_SECONDS at most.
+    await asyncio.sleep(DOCUMENT_SECONDS)
     answer = await client.get(f"/events/{ids['sauti']}")
     assert answer.status_code == 200
     assert b"Naivasha" in answer.content
+
+
+class CountedReads:
+    """The real Redis client, counting the hot path's document reads (and slowing them)."""
+
+    def __init__(self, redis: Redis, delay: float = 0.0) -> None:
+        self.redis, self.delay, self.reads = redis, delay, 0
+
+    async def get(self, key: str) -> bytes | None:
+        return await self.redis.get(key)
+
+    async def execute_command(self, *args: object) -> object:
+        self.reads += 1
+        await asyncio.sleep(self.delay)
+        return await self.redis.execute_command(*args)
+
+
+def hot_client(redis: CountedReads, root: str) -> httpx.AsyncClient:
+    routes = FastAPI()
+    install_problem_handlers(routes)
+    routes.include_router(public_router(redis.redis, namespace=root))
+    hot = HotReads(routes, redis, root)  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=hot), base_url="http://test")
+
+
+async def test_the_hot_path_reads_a_document_once_for_all_readers_and_shows_a_change_in_100_ms(
+    world,
+):
+    _, ids, redis, root = world
+    counted = CountedReads(redis, delay=0.02)
+    path = f"/events/{ids['sauti']}"
+    g = await current(redis, root)
+    stored = await redis.hget(g.event_doc(ids["sauti"]), "json")
+    async with hot_client(counted, root) as client:
+        answers = await asyncio.gather(*(client.get(path) for _ in range(50)))
+        assert {(a.status_code, a.content) for a in answers} == {(200, stored)}
+        assert counted.reads == 1  # the 49 others waited for the first one's read
+        changed = stored.replace(b"Nairobi", b"Naivasha")
+        await redis.hset(g.event_doc(ids["sauti"]), mapping={"json": changed, "etag": '"v2"'})
+        started = time.monotonic()
+        while (answer := await client.get(path)).content != changed:
+            assert answer.content == stored
+            assert time.monotonic() - started < DOCUMENT_SECONDS + 0.1
+            await asyncio.sleep(0.01)
+        assert answer.headers["etag"] == '"v2"'
+        assert counted.reads == 2
+
+
+async def test_a_reader_that_gives_up_does_not_fail_the_others_and_unknown_ids_are_not_remembered(
+    world,
+):
+    _, ids, redis, root = world
+    counted = CountedReads(redis, delay=0.05)
+    path = f"/events/{ids['sauti']}"
+    async with hot_client(counted, root) as client:
+        first = asyncio.create_task(client.get(path))
+        await asyncio.sleep(0.01)
+        second = asyncio.create_task(client.get(path))
+        await asyncio.sleep(0.01)
+        first.cancel()  # its client went away while the read was under way
+        assert (await second).status_code == 200
+        assert counted.reads == 1
+        g = await current(redis, root)
+        unknown = "00000000-0000-4000-8000-0000000000aa"
+        assert_problem(await client.get(f"/events/{unknown}"), 404)
+        document = await redis.hgetall(g.event_doc(ids["sauti"]))
+        await redis.hset(g.event_doc(unknown), mapping=document)
+        assert (await client.get(f"/events/{unknown}")).status_code == 200  # at once
