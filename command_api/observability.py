@@ -11,10 +11,17 @@ from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.logs import REQUEST_ID, REQUEST_ID_HEADER, SERVICE, accepted_request_id
+from services.common.logs import (
+    REQUEST_ID,
+    REQUEST_ID_HEADER,
+    SERVICE,
+    FastLines,
+    accepted_request_id,
+)
 from services.common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = logging.getLogger("command_api.access")
+access_lines = FastLines(log)
 
 # Requests that matched no route share one label, so a scanner cannot explode the series.
 UNMATCHED = "unmatched"
@@ -30,6 +37,9 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, service: str = "gateway") -> None:
         self.app = app
         self.service = service
+        # The metrics' children by label values: `labels()` costs more than the sample.
+        self._latency: dict[tuple[str, str], Any] = {}
+        self._requests: dict[tuple[str, str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,20 +60,25 @@ class RequestContextMiddleware:
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
                 message = {**message, "headers": headers}
                 elapsed = time.perf_counter() - started
-                HTTP_LATENCY.labels(route_of(scope), scope["method"]).observe(elapsed)
+                labels = (route_of(scope), scope["method"])
+                latency = self._latency.get(labels)
+                if latency is None:
+                    latency = self._latency[labels] = HTTP_LATENCY.labels(*labels)
+                latency.observe(elapsed)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             route = route_of(scope)
-            HTTP_REQUESTS.labels(route, scope["method"], str(status)).inc()
-            log.info(
-                "%s %s %d",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
+            counted = (route, scope["method"], str(status))
+            requests = self._requests.get(counted)
+            if requests is None:
+                requests = self._requests[counted] = HTTP_REQUESTS.labels(*counted)
+            requests.inc()
+            access_lines.info(
+                f"{scope['method']} {scope['path']} {status}",
+                {
                     "method": scope["method"],
                     "path": scope["path"],
                     "route": route,

@@ -7,10 +7,14 @@ a request or call is handled, so that every log line written on its behalf carri
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import json
 import logging
 import re
 import sys
+import threading
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -99,8 +103,12 @@ def uses_json(settings: Settings) -> bool:
     return not sys.stderr.isatty()
 
 
+_json_handler: logging.StreamHandler | None = None  # type: ignore[type-arg]
+
+
 def setup_logging(settings: Settings, service: str) -> None:
     """Send every logger's records (uvicorn's and gRPC's too) to stderr in the chosen format."""
+    global _json_handler  # noqa: PLW0603 (one per process, like the root logger's handlers)
     SERVICE.set(service)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(ContextFilter())
@@ -110,6 +118,7 @@ def setup_logging(settings: Settings, service: str) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.ticketing_log_level)
+    _json_handler = handler if uses_json(settings) else None
     # uvicorn configures its own handlers unless told not to (log_config=None); make its
     # loggers hand records to ours. Its access log is replaced by the gateway's own line.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
@@ -120,3 +129,72 @@ def setup_logging(settings: Settings, service: str) -> None:
     # One line per outgoing HTTP call (readiness checks, the sandbox) is noise at INFO.
     if root.level > logging.DEBUG:
         logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class FastLines:
+    """INFO lines of one logger, written as JsonFormatter would write them but without a
+    LogRecord each, and gathered per event-loop turn into one write.
+
+    For the gateway's access log: a line per request was about a quarter of the gateway's
+    CPU on the hottest reads (the record, its filter, the formatter, a write and a flush
+    each). Where this cannot be exact it does not try: without setup_logging's JSON handler
+    (text lines, tests), with filters or handlers on the logger, or off the event loop, each
+    line goes through the logger as any other.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self._pending: list[bytes] = []
+        self._lock = threading.Lock()
+        atexit.register(self.flush)
+
+    def info(self, message: str, extra: dict[str, Any]) -> None:
+        """Log `message` at INFO with `extra`, as `logger.info(message, extra=extra)` would."""
+        logger = self.logger
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        handler = _json_handler
+        if handler is None or logger.filters or logger.handlers or not logger.propagate:
+            logger.info("%s", message, extra=extra)
+            return
+        line = {
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "level": "INFO",
+            "logger": logger.name,
+            "msg": message,
+            "service": SERVICE.get(),
+            "request_id": REQUEST_ID.get(),
+        }
+        for key, value in extra.items():
+            line.setdefault(key, value)
+        try:
+            data = orjson.dumps(line, default=str) + b"\n"
+            loop = asyncio.get_running_loop()
+        except (TypeError, RuntimeError):  # what orjson refuses; no loop to flush on
+            logger.info("%s", message, extra=extra)
+            return
+        with self._lock:
+            self._pending.append(data)
+            first = len(self._pending) == 1
+        if first:
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write what is gathered, under the handler's lock (other threads log too)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        handler = _json_handler
+        if not pending or handler is None:
+            return
+        data = b"".join(pending)
+        with handler.lock or contextlib.nullcontext():
+            stream = handler.stream
+            try:
+                binary = stream.buffer
+            except AttributeError:  # a text-only stream
+                stream.write(data.decode())
+                stream.flush()
+            else:
+                stream.flush()  # what the handler wrote first
+                binary.write(data)
+                binary.flush()
