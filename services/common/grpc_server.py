@@ -16,12 +16,12 @@ from grpc_reflection.v1alpha import reflection
 
 from services.common.errors import REASON_KEY, status_for
 from services.common.identity import CURRENT_IDENTITY, METADATA_KEY, verify_identity_cached
-from services.common.logs import REQUEST_ID, REQUEST_ID_HEADER, SERVICE
+from services.common.logs import REQUEST_ID, REQUEST_ID_HEADER, SERVICE, FastLines
 from services.common.metrics import GRPC_LATENCY, GRPC_REQUESTS
 
 log = logging.getLogger(__name__)
 # One line per call, like the gateway's access log; probes and reflection are left out.
-access_log = logging.getLogger("services.grpc.access")
+access_lines = FastLines(logging.getLogger("services.grpc.access"))
 QUIET_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 GRACE_SECONDS = 10
 
@@ -81,11 +81,9 @@ class CallContextInterceptor(grpc.aio.ServerInterceptor):
                 GRPC_REQUESTS.labels(method, code.name).inc()
                 GRPC_LATENCY.labels(method).observe(elapsed)
                 if not method.startswith(QUIET_PREFIXES):
-                    access_log.info(
-                        "%s %s",
-                        method,
-                        code.name,
-                        extra={
+                    access_lines.info(
+                        f"{method} {code.name}",
+                        {
                             "method": method,
                             "code": code.name,
                             "duration_ms": round(elapsed * 1000, 2),
