@@ -1,9 +1,12 @@
 """CPU per stored event of a group-committed save: the library's insert against ours.
 
 eventsourcing's PostgresApplicationRecorder sends a batch as one array of a composite type
-(written as text, in Python); services/common/recorder.py sends one binary array per column.
-Both insert the same batches (60 events, the size of a save during a rush) into tables of
-their own in a fresh database, alternating, and the CPU of this process per event is printed.
+(written as text, in Python), in a pipeline with the lock and the NOTIFY;
+services/common/recorder.py sends one binary array per column, first in that same pipeline
+("column arrays"), now as one call of its insert function ("insert function"). All insert the
+same batches (60 events, the size of a save during a rush) into tables of their own in a
+fresh database, alternating, and the CPU of this process per event is printed, at the batch
+size given and at 5 events (a save outside a rush, where the per-batch statements dominate).
 
     .venv/bin/python bench/event_insert.py [--batches 200] [--batch-size 60] [--rounds 2]
 """
@@ -15,6 +18,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -50,6 +54,21 @@ def cpu_per_event(recorder: PostgresApplicationRecorder, batches: int, size: int
     return 1e6 * spent / inserted
 
 
+class PipelinedColumnArrays(ColumnArraysRecorder):
+    """The column arrays in the library's pipeline (this recorder before its insert function)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.one_call = False
+
+
+KINDS = (
+    ("library", PostgresApplicationRecorder),
+    ("column arrays", PipelinedColumnArrays),
+    ("insert function", ColumnArraysRecorder),
+)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=200)
@@ -65,17 +84,22 @@ def main() -> int:
     )
     try:
         for round_ in range(1, args.rounds + 1):
-            figures = {}
-            for label, kind in (("library", PostgresApplicationRecorder),
-                                ("column arrays", ColumnArraysRecorder)):  # fmt: skip
-                recorder = kind(datastore, events_table_name=f"r{round_}_{kind.__name__.lower()}")
-                recorder.create_table()
-                figures[label] = cpu_per_event(recorder, args.batches, args.batch_size)
-            print(
-                f"round {round_}: library {figures['library']:.1f} µs/event, column arrays "
-                f"{figures['column arrays']:.1f} µs/event "
-                f"({figures['column arrays'] / figures['library']:.2f}x)"
-            )
+            for size in (args.batch_size, 5):
+                figures = {}
+                kinds = KINDS if round_ % 2 else KINDS[::-1]
+                for label, kind in kinds:
+                    table = f"r{round_}_{size}_{kind.__name__.lower()}"
+                    recorder = kind(datastore, events_table_name=table)
+                    recorder.create_table()
+                    figures[label] = cpu_per_event(recorder, args.batches, size)
+                base = figures["library"]
+                print(
+                    f"round {round_}, {size} events a batch: "
+                    + ", ".join(
+                        f"{label} {figures[label]:.1f} µs/event ({figures[label] / base:.2f}x)"
+                        for label, _ in KINDS
+                    )
+                )
     finally:
         datastore.close()
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:

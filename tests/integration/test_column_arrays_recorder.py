@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg import sql
 
 from services.common.recorder import ColumnArraysRecorder
 from services.payments.application import Orders
@@ -82,6 +85,37 @@ def test_a_batch_with_a_taken_version_is_refused_whole(recorders):
         ours.insert_events([fresh, late])
     assert ours.select_events(fresh.originator_id) == []
     assert [e.state for e in ours.select_events(late.originator_id)] == [b"one"]
+
+
+def test_a_batch_is_one_call_that_wakes_listeners_and_holds_the_table_exclusively(
+    recorders, pg_env, database_url, monkeypatch
+):
+    ours, _ = recorders
+    table = sql.Identifier(pg_env["POSTGRES_SCHEMA"], "ours_events")
+
+    def library_way(*args, **kwargs):
+        raise AssertionError("the batch went the library's way, not the insert function's")
+
+    monkeypatch.setattr(PostgresApplicationRecorder, "insert_events", library_way)
+    with psycopg.connect(database_url, autocommit=True) as listener:
+        listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(ours.channel_name)))
+        ids = ours.insert_events(batch([(0, "t", b"a"), (1, "t", b"b")]))
+        assert len(ids) == 2
+        woken = list(listener.notifies(timeout=5, stop_after=1))
+        assert [n.channel for n in woken] == [ours.channel_name]
+    # A plain INSERT's ROW EXCLUSIVE lock would not wait for another ROW EXCLUSIVE holder;
+    # the insert's EXCLUSIVE lock does: commit order stays notification order.
+    with psycopg.connect(database_url) as holder:
+        holder.execute(sql.SQL("LOCK TABLE {} IN ROW EXCLUSIVE MODE").format(table))
+        done = threading.Event()
+        inserting = threading.Thread(
+            target=lambda: (ours.insert_events(batch([(0, "t", b"c")])), done.set())
+        )
+        inserting.start()
+        assert not done.wait(0.5)
+        holder.rollback()
+        assert done.wait(10)
+        inserting.join()
 
 
 def test_the_services_event_stores_use_it(pg_env):
