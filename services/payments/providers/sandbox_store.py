@@ -84,6 +84,13 @@ PAYMENT_COLUMNS = (
     "payment_ref, order_id, amount_minor, currency, description, email, status, "
     "created_at, updated_at"
 )
+INSERT_PAYMENT_ARRAYS = (
+    f"INSERT INTO sandbox_payments ({PAYMENT_COLUMNS}) "  # noqa: S608
+    "SELECT ref, order_id, amount_minor, currency, description, email, 'pending', %s, %s "
+    "FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[]) "
+    "AS new (ref, order_id, amount_minor, currency, description, email) "
+    f"ON CONFLICT (order_id) DO NOTHING RETURNING {PAYMENT_COLUMNS}"
+)
 DELIVERY_COLUMNS = (
     "id, payment_ref, status, body, attempts, created_at, next_attempt_at, delivered_at, last_error"
 )
@@ -268,12 +275,18 @@ class SandboxStore:
             (new_ref("sbx"), r.order_id, r.amount.minor, r.amount.currency, r.description, r.email)
             for r in sorted(requests, key=lambda r: r.order_id)
         ]
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, 'pending', %s, %s)"] * len(rows))
-        cursor.execute(
-            f"INSERT INTO sandbox_payments ({PAYMENT_COLUMNS}) VALUES {values} "  # noqa: S608
-            f"ON CONFLICT (order_id) DO NOTHING RETURNING {PAYMENT_COLUMNS}",
-            [value for row in rows for value in (*row, now, now)],
-        )
+        if self.database.dialect == "postgres":
+            # One array per column: the same statement whatever the batch's size, so psycopg
+            # converts and PostgreSQL plans it once (a VALUES list of the batch's length was
+            # a new statement each time: 15 % of the sandbox's CPU in a rush).
+            cursor.execute(INSERT_PAYMENT_ARRAYS, [now, now, *map(list, zip(*rows, strict=True))])
+        else:
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, 'pending', %s, %s)"] * len(rows))
+            cursor.execute(
+                f"INSERT INTO sandbox_payments ({PAYMENT_COLUMNS}) VALUES {values} "  # noqa: S608
+                f"ON CONFLICT (order_id) DO NOTHING RETURNING {PAYMENT_COLUMNS}",
+                [value for row in rows for value in (*row, now, now)],
+            )
         return {payment.order_id: payment for payment in map(self._payment, cursor.fetchall())}
 
     def _payments_of_orders(
