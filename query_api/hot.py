@@ -1,4 +1,5 @@
-"""The hottest reads, served before the framework: GET /events/{id} and /events/{id}/tickets.
+"""The hottest reads, served before the framework: GET /events/{id} and /events/{id}/tickets,
+and GET /events' public pages from memory.
 
 During a rush every buyer's page polls these two documents. Their answer is a stored JSON
 document with its ETag, so this ASGI layer answers them with one Redis round trip and no
@@ -12,6 +13,13 @@ and one Redis read per document per tenth of a second serves them all. What a bu
 then at most that much older than the read model, itself tens of milliseconds behind the
 event store (bench/projection_lag.py). Concurrent readers of a document that is not in memory
 wait for one Redis read. Documents that are not there (unknown ids) are never remembered.
+
+GET /events (the listing) is the app's to answer, but an anonymous request's 200 answer is
+kept for DOCUMENT_SECONDS too, under its exact query string, and given to the same request
+meanwhile (304 if its If-None-Match matches). The answers say `Cache-Control: public,
+max-age=1`: any cache between the gateway and the buyer may keep them ten times as long. A
+request with an Authorization header always goes to the app (an admin's listing of other
+statuses is private; a bad token is refused there).
 
 The current generation's prefix is remembered for a quarter of a second. A rebuild keeps the
 old generation readable for its grace period (2 s by default) after switching; if it was
@@ -27,7 +35,7 @@ import uuid
 from types import SimpleNamespace
 
 from redis.asyncio import Redis
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projections.keys import Keyspace
 from query_api.http import PUBLIC_CACHE, matches
@@ -36,6 +44,9 @@ PATH = re.compile(r"^/events/([0-9A-Fa-f-]{32,36})(/tickets)?$")
 POINTER_SECONDS = 0.25
 DOCUMENT_SECONDS = 0.1
 MAX_DOCUMENTS = 10_000  # remembered documents; beyond that, all are forgotten at once
+MAX_PAGES = 256  # remembered listing answers (any query string makes one: kept few and small)
+MAX_PAGE_BYTES = 256 * 1024
+LISTING = SimpleNamespace(path="/events")
 ROUTES = {
     False: SimpleNamespace(path="/events/{event_id}"),
     True: SimpleNamespace(path="/events/{event_id}/tickets"),
@@ -54,10 +65,15 @@ class HotReads:
         # key -> (read before this monotonic time + DOCUMENT_SECONDS, body, etag)
         self._documents: dict[bytes, tuple[float, bytes, bytes]] = {}
         self._reading: dict[bytes, asyncio.Future[tuple[bytes, bytes] | None]] = {}
+        # query string -> (answered before this monotonic time + DOCUMENT_SECONDS, answer)
+        self._pages: dict[bytes, tuple[float, Message, bytes]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
+            return
+        if scope["path"] == "/events":
+            await self._listing(scope, receive, send)
             return
         found = PATH.match(scope["path"])
         answered = found is not None and await self._answer(
@@ -102,6 +118,56 @@ class HotReads:
             {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
         )
         return True
+
+    async def _listing(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app's answer to this anonymous listing request, or the one it gave just now."""
+        headers = dict(scope["headers"])
+        if b"authorization" in headers:
+            await self.app(scope, receive, send)
+            return
+        key = scope["query_string"]
+        remembered = self._pages.get(key)
+        started = time.monotonic()
+        if remembered is not None and started < remembered[0]:
+            _, start, body = remembered
+            scope["route"] = LISTING
+            sent = dict(start["headers"])
+            if_none_match = headers.get(b"if-none-match")
+            if if_none_match is not None and matches(
+                if_none_match.decode("latin-1"), sent[b"etag"].decode("latin-1")
+            ):
+                kept = [(b"etag", sent[b"etag"]), (b"cache-control", sent[b"cache-control"])]
+                await send({"type": "http.response.start", "status": 304, "headers": kept})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
+        answer: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            answer.append(message)
+            await send(message)
+
+        await self.app(scope, receive, keep)
+        if (
+            len(answer) == 2
+            and answer[0]["type"] == "http.response.start"
+            and answer[0]["status"] == 200
+            and answer[1]["type"] == "http.response.body"
+            and not answer[1].get("more_body")
+            and len(answer[1].get("body", b"")) <= MAX_PAGE_BYTES
+        ):
+            sent = dict(answer[0].get("headers") or ())
+            if b"etag" in sent and sent.get(b"cache-control", b"").startswith(b"public"):
+                if len(self._pages) >= MAX_PAGES:
+                    self._pages.clear()
+                start = {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": list(answer[0]["headers"]),
+                }
+                self._pages[key] = (started + DOCUMENT_SECONDS, start, answer[1]["body"])
 
     async def _document(self, key: bytes) -> tuple[bytes, bytes] | None:
         """The stored document and its ETag, from memory while fresh, else from Redis."""

@@ -428,3 +428,43 @@ async def test_a_reader_that_gives_up_does_not_fail_the_others_and_unknown_ids_a
         document = await redis.hgetall(g.event_doc(ids["sauti"]))
         await redis.hset(g.event_doc(unknown), mapping=document)
         assert (await client.get(f"/events/{unknown}")).status_code == 200  # at once
+
+
+async def test_an_anonymous_listing_is_answered_from_memory_for_100_ms_and_nothing_else_is(world):
+    _, ids, redis, root = world
+    routes = FastAPI()
+    install_problem_handlers(routes)
+    routes.include_router(public_router(redis, namespace=root))
+    routes.state.token_keys = FakeTokenKeys()
+    calls: list[str] = []
+
+    async def app(scope, receive, send):
+        calls.append(f"{scope['path']}?{scope['query_string'].decode()}")
+        await routes(scope, receive, send)
+
+    hot = HotReads(app, redis, root)
+    transport = httpx.ASGITransport(app=hot)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        first = await client.get("/events?limit=2")
+        again = await client.get("/events?limit=2")
+        assert first.status_code == again.status_code == 200
+        assert (again.content, dict(again.headers)) == (first.content, dict(first.headers))
+        assert calls == ["/events?limit=2"]
+        etag = first.headers["etag"]
+        revalidated = await client.get("/events?limit=2", headers={"If-None-Match": etag})
+        assert (revalidated.status_code, revalidated.content) == (304, b"")
+        assert revalidated.headers["etag"] == etag
+        assert len(calls) == 1
+        # Another query string, a refusal, a request with a token: the app each time.
+        assert (await client.get("/events?limit=3")).status_code == 200
+        for _ in range(2):
+            assert_problem(await client.get("/events?limit=0"), 422)
+            assert_problem(await client.get("/events?status=inactive"), 403)
+            listed = await client.get("/events?limit=2", headers=bearer("admin-1"))
+            assert listed.status_code == 200
+        assert len(calls) == 8
+        await asyncio.sleep(DOCUMENT_SECONDS)
+        fresh = await client.get("/events?limit=2")
+        assert fresh.content == first.content
+        assert len(calls) == 9
+    assert ids_of(first) == [ids["bien"], ids["sauti"]]
