@@ -131,8 +131,8 @@ class HotReads:
         if remembered is not None and started < remembered[0]:
             _, start, body = remembered
             scope["route"] = LISTING
-            sent = dict(start["headers"])
             if_none_match = headers.get(b"if-none-match")
+            sent = dict(start["headers"]) if if_none_match is not None else {}
             if if_none_match is not None and matches(
                 if_none_match.decode("latin-1"), sent[b"etag"].decode("latin-1")
             ):

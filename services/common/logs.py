@@ -16,6 +16,7 @@ import re
 import sys
 import threading
 import uuid
+from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -70,21 +71,43 @@ class ContextFilter(logging.Filter):
         return True
 
 
+def json_line(
+    when: datetime,
+    level: str,
+    logger: str,
+    message: str,
+    service: str,
+    request_id: str | None,
+    extras: Iterable[tuple[str, Any]],
+) -> dict[str, Any]:
+    """A JSON line's fields: ts, level, logger, msg, service, request_id, then the extras (none
+    of which replaces one of those)."""
+    line: dict[str, Any] = {
+        "ts": when.isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "msg": message,
+        "service": service,
+        "request_id": request_id,
+    }
+    for key, value in extras:
+        line.setdefault(key, value)
+    return line
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, msg, service, request_id, then extras."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-            "service": getattr(record, "service", SERVICE.get()),
-            "request_id": getattr(record, "request_id", None),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and key not in line:
-                line[key] = value
+        line = json_line(
+            datetime.fromtimestamp(record.created, UTC),
+            record.levelname,
+            record.name,
+            record.getMessage(),
+            getattr(record, "service", SERVICE.get()),
+            getattr(record, "request_id", None),
+            ((key, value) for key, value in vars(record).items() if key not in _STANDARD),
+        )
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         try:
@@ -112,13 +135,14 @@ def setup_logging(settings: Settings, service: str) -> None:
     SERVICE.set(service)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(ContextFilter())
-    handler.setFormatter(JsonFormatter() if uses_json(settings) else logging.Formatter(TEXT_FORMAT))
+    as_json = uses_json(settings)
+    handler.setFormatter(JsonFormatter() if as_json else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.ticketing_log_level)
-    _json_handler = handler if uses_json(settings) else None
+    _json_handler = handler if as_json else None
     # uvicorn configures its own handlers unless told not to (log_config=None); make its
     # loggers hand records to ours. Its access log is replaced by the gateway's own line.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
@@ -157,16 +181,15 @@ class FastLines:
         if handler is None or logger.filters or logger.handlers or not logger.propagate:
             logger.info("%s", message, extra=extra)
             return
-        line = {
-            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "level": "INFO",
-            "logger": logger.name,
-            "msg": message,
-            "service": SERVICE.get(),
-            "request_id": REQUEST_ID.get(),
-        }
-        for key, value in extra.items():
-            line.setdefault(key, value)
+        line = json_line(
+            datetime.now(UTC),
+            "INFO",
+            logger.name,
+            message,
+            SERVICE.get(),
+            REQUEST_ID.get(),
+            extra.items(),
+        )
         try:
             data = orjson.dumps(line, default=str) + b"\n"
             loop = asyncio.get_running_loop()
