@@ -10,6 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from command_api.app import create_app
+from services.common.http_server import OneWriteHttpToolsProtocol
 from services.common.logs import setup_logging
 from services.common.settings import Settings
 
@@ -29,6 +30,7 @@ def main() -> None:
         "log_config": None,  # our handlers (services.common.logs), not uvicorn's
         "access_log": False,  # the gateway writes its own access line, with the request id
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "http": OneWriteHttpToolsProtocol,  # head and body in one send
     }
     workers = settings.ticketing_gateway_workers
     if workers == 1:

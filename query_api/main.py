@@ -19,6 +19,7 @@ from query_api.admin import admin_read_router
 from query_api.hot import HotReads
 from query_api.public import public_router
 from services.common.http_problems import install_problem_handlers
+from services.common.http_server import OneWriteHttpToolsProtocol
 from services.common.logs import setup_logging
 from services.common.metrics import FASTAPI_TELEMETRY_OFF, serve_metrics
 from services.common.settings import Settings
@@ -81,4 +82,5 @@ def main() -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        http=OneWriteHttpToolsProtocol,  # head and body in one send
     )

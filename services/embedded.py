@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from command_api.app import create_app
 from services.common.database import open_database
+from services.common.http_server import OneWriteHttpToolsProtocol
 from services.common.logs import SERVICE
 from services.common.settings import Settings
 from services.notifications.main import build_notification_service
@@ -72,6 +73,7 @@ async def serve_http(name: str, app: FastAPI, host: str, port: int) -> Part:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        http=OneWriteHttpToolsProtocol,
     )
     server = EmbeddedServer(config)
     task = in_context_of(name, server.serve())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from services.common.database import open_database
+from services.common.http_server import OneWriteHttpToolsProtocol
 from services.common.logs import setup_logging
 from services.common.metrics import serve_metrics
 from services.common.settings import Settings
@@ -34,6 +35,7 @@ def main() -> None:
             log_config=None,
             access_log=False,  # its logger is off (services.common.logs): skip the line's work
             timeout_graceful_shutdown=10,
+            http=OneWriteHttpToolsProtocol,  # head and body in one send
         )
     finally:
         database.close()
