@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,6 +21,7 @@ from protos.ticketing.v1.notifications_pb2_grpc import NotificationsServiceStub
 from query_api.admin import admin_read_router
 from query_api.hot import HotReads
 from query_api.public import public_router
+from services.common import collector
 from services.common.http_problems import install_problem_handlers
 from services.common.metrics import FASTAPI_TELEMETRY_OFF
 from services.common.readiness import dependency_problems
@@ -63,7 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         # What start-up built lives as long as the process: keep it out of the collector's
         # way, so a full collection under load walks only what requests allocate.
-        gc.freeze()
+        collector.settle()
         try:
             yield
         finally:

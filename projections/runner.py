@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import time
@@ -27,7 +26,7 @@ from projections.keys import Generation, Keyspace
 from projections.projectors import CatalogueProjector, Projector, SalesProjector
 from projections.store import GenerationChangedError, position_of
 from projections.windows import rerender_due_windows
-from services.common import loop
+from services.common import collector, loop
 from services.common.application import utc_now
 from services.common.logs import setup_logging
 from services.common.metrics import (
@@ -252,7 +251,7 @@ def main() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop_event.set)
-        gc.freeze()  # start-up's objects out of the collector's way (as in GrpcService)
+        collector.settle()  # start-up's objects out of the collector's way (as in GrpcService)
         try:
             await run_projections(settings, redis, stop_event)
         finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import time
@@ -14,6 +13,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common import collector
 from services.common.errors import REASON_KEY, status_for
 from services.common.identity import CURRENT_IDENTITY, METADATA_KEY, verify_identity_cached
 from services.common.logs import REQUEST_ID, REQUEST_ID_HEADER, SERVICE, FastLines
@@ -157,7 +157,7 @@ class GrpcService:
         # What start-up built lives as long as the process: keep it out of the collector's
         # way, so a full collection under load walks only what calls allocate (a full walk
         # of everything imported showed as 100 ms stalls at the 99th percentile).
-        gc.freeze()
+        collector.settle()
         stopped = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.money import Money
+from services.common import collector
 from services.common.group_commit import BatchQueue
 from services.common.metrics import FASTAPI_TELEMETRY_OFF
 from services.common.settings import Settings
@@ -482,7 +482,7 @@ def create_sandbox_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(store.migrate)
         await worker.start()
-        gc.freeze()  # start-up's objects out of the collector's way (as in GrpcService)
+        collector.settle()  # start-up's objects out of the collector's way (as in GrpcService)
         try:
             yield
         finally:
