@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +17,7 @@ from services.common.database import PostgresDatabase, SqliteDatabase
 from services.common.settings import Settings
 from services.payments.providers.sandbox_app import create_sandbox_app
 from services.payments.providers.sandbox_store import SandboxStore
+from tests.integration.uvicorn_helpers import serving_in_thread
 
 SECRET = "sandbox-webhook-secret-only-for-these-tests"
 FAST_RETRIES = {"retry_base_seconds": 0.05, "retry_cap_seconds": 0.2, "poll_seconds": 0.05}
@@ -63,18 +62,6 @@ def running_sandbox(
         ticketing_data_dir=data_dir,
     )
     app = create_sandbox_app(store, settings, webhook_url, hot_creates=hot_creates, **FAST_RETRIES)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "the sandbox failed to start"
-        assert time.monotonic() < deadline, "the sandbox did not start in time"
-        time.sleep(0.01)
-    try:
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    with serving_in_thread(config, sock, "the sandbox"):
         yield base_url
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        assert not thread.is_alive(), "the sandbox did not stop"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from starlette.routing import Route
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from services.common.http_server import OneWriteHttpToolsProtocol
+from tests.integration.uvicorn_helpers import serving_in_thread
 
 SENDS: list[bytes] = []  # what the server's transports sent, in order (one server at a time)
 STREAM_PAUSE = 0.3
@@ -83,21 +83,9 @@ def serving(protocol: type[asyncio.Protocol]) -> Iterator[int]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(APP, http=protocol, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn failed to start"
-        assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.01)
-    SENDS.clear()
-    try:
+    with serving_in_thread(config, sock, "uvicorn"):
+        SENDS.clear()
         yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 async def read_answer(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
