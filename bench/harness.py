@@ -372,5 +372,16 @@ def median(values: list[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def print_cpu_medians(cpu: dict[str, list[float]], base: str) -> None:
+    """Each side's median µs of CPU per request over its rounds, and its ratio to base's."""
+    base_median = median(cpu[base])
+    for side, values in cpu.items():
+        side_median = median(values)
+        print(
+            f"{side}: median {side_median:.1f} µs CPU/request "
+            f"({side_median / base_median:.2f} x {base}'s)"
+        )
+
+
 def free_port() -> int:
     return a_free_port()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
@@ -158,10 +157,7 @@ def main() -> int:
                 cpu[name].append(micros)
                 print(f"round {round_number + 1} {name:8s} {micros:6.1f} µs CPU/request  "
                       f"{rate:8,.0f} requests/s", flush=True)  # fmt: skip
-    base = statistics.median(cpu["http1"])
-    for name, values in cpu.items():
-        median = statistics.median(values)
-        print(f"{name}: median {median:.1f} µs CPU/request ({median / base:.2f} x http1's)")
+    harness.print_cpu_medians(cpu, "http1")
     return 0
 
 

@@ -14,7 +14,6 @@ system, from /proc), the requests per second and wrk's p99.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -82,10 +81,7 @@ def main() -> int:
                     f"requests/s  p99 {result['p99_ms']:5.1f} ms  errors {result['errors_total']}",
                     flush=True,
                 )
-    base = statistics.median(cpu["uvicorn"])
-    for side, values in cpu.items():
-        median = statistics.median(values)
-        print(f"{side}: median {median:.1f} µs CPU/request ({median / base:.2f} x uvicorn's)")
+    harness.print_cpu_medians(cpu, "uvicorn")
     return 0
 
 
