@@ -97,12 +97,25 @@ class PostgresDatabase(Database):
     dialect = "postgres"
 
     def __init__(self, url: str, max_size: int = 10) -> None:
-        self.pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, timeout=10)
+        # Autocommit connections: a transaction is an explicit BEGIN … COMMIT (psycopg's
+        # conn.transaction()), and a lone statement is one round trip with no BEGIN or COMMIT
+        # of its own (query()).
+        self.pool = ConnectionPool(
+            url, min_size=1, max_size=max_size, open=True, timeout=10,
+            kwargs={"autocommit": True},
+        )  # fmt: skip
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
             yield cursor  # type: ignore[misc]
+
+    def query(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement, committed as it completes, and return its rows: one round trip,
+        where a transaction around it costs three (BEGIN, the statement, COMMIT)."""
+        with self.pool.connection() as conn, conn.cursor() as cursor:
+            cursor.execute(query, params)
+            return cursor.fetchall() if cursor.description is not None else []
 
     def close(self) -> None:
         self.pool.close()
