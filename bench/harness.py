@@ -158,7 +158,7 @@ def running_system(
     log = Path(tempfile.mkdtemp(prefix="bench-logs-")) / "system.log"  # kept after the run
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "run"], env=env, cwd=root,
+            [str(interpreter(root)), "-m", "services.cli", "run"], env=env, cwd=root,
             start_new_session=True, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
     system = System(env["TICKETING_PUBLIC_URL"], env, process, log)
@@ -177,6 +177,12 @@ def running_system(
         forget_read_models(env)
         asyncio.run(delete_amqp_topology(env["TICKETING_AMQP_PREFIX"]))
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def interpreter(root: Path) -> Path:
+    """The checkout's own .venv interpreter if it has one, else this one."""
+    own = root / ".venv" / "bin" / "python"
+    return own if own.exists() else Path(sys.executable)
 
 
 async def delete_amqp_topology(prefix: str) -> None:

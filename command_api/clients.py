@@ -14,6 +14,7 @@ from protos.ticketing.v1 import (
     tickets_pb2_grpc,
     users_pb2_grpc,
 )
+from services.common import stages
 from services.common.errors import REASON_KEY
 from services.common.group_commit import BatchQueue
 from services.common.identity import Identity, identity_metadata
@@ -62,9 +63,15 @@ class OrderPlacer:
                 for request, request_id in batch
             ]
         )
+        if stages.enabled():
+            for request, _ in batch:
+                stages.mark("g_call", request.idempotency_key)
         response = await self.stub.PlaceOrders(
             call, metadata=identity_metadata(CUSTOMER, self.secret), timeout=CALL_TIMEOUT_SECONDS
         )
+        if stages.enabled():
+            for request, _ in batch:
+                stages.mark("g_ret", request.idempotency_key)
         return [
             outcome.placed if outcome.HasField("placed") else refused(outcome.refusal)
             for outcome in response.outcomes

@@ -24,6 +24,7 @@ from command_api.clients import Services
 from domain.errors import InvalidValueError
 from domain.order import MAX_TICKETS_PER_ORDER, check_email, check_phone_number
 from protos.ticketing.v1 import payments_pb2
+from services.common import stages
 from services.common.asgi import read_body, replay
 from services.common.http_problems import problem_from_grpc, problem_response
 
@@ -117,6 +118,7 @@ class HotOrders:
         self, scope: Scope, receive: Receive, send: Send, request: payments_pb2.PlaceOrderRequest
     ) -> None:
         services: Services = scope["app"].state.services
+        stages.mark("g_in", request.idempotency_key)
         try:
             placed = await services.orders.place(request)
         except grpc.aio.AioRpcError as error:
@@ -131,3 +133,4 @@ class HotOrders:
         status = 201 if placed.created else 200
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        stages.mark("g_out", request.idempotency_key)

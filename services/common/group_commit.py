@@ -18,6 +18,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+from services.common import stages
 from services.common.logs import REQUEST_ID
 from services.common.metrics import BATCH_SIZE
 
@@ -45,7 +46,9 @@ class BatchQueue(Generic[C, R]):
         )
         self.max_batch = max_batch
         self.lanes = lanes
+        self.name = name
         self.batch_sizes = BATCH_SIZE.labels(name)
+        self.batches = 0
         self.pending: list[tuple[C, asyncio.Future[R]]] = []
         self.drains: set[asyncio.Task[None]] = set()
         self.idle_lanes = 0  # drains between batches, about to take what is pending
@@ -77,10 +80,14 @@ class BatchQueue(Generic[C, R]):
                 del self.pending[: self.max_batch]
                 commands = [command for command, _ in batch]
                 self.batch_sizes.observe(len(commands))
+                self.batches += 1
+                key = f"{self.name}#{self.batches}#{len(commands)}"
+                stages.mark("b_take", key)
                 try:
                     outcomes = await self._apply(commands)
                 except Exception as error:
                     outcomes = [error] * len(batch)
+                stages.mark("b_done", key)
                 for (_, answer), outcome in zip(batch, outcomes, strict=True):
                     if answer.done():
                         continue  # the caller gave up (deadline, cancellation)

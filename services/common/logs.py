@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from services.common import stages
 from services.common.settings import Settings
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -133,6 +134,7 @@ def setup_logging(settings: Settings, service: str) -> None:
     """Send every logger's records (uvicorn's and gRPC's too) to stderr in the chosen format."""
     global _json_handler  # noqa: PLW0603 (one per process, like the root logger's handlers)
     SERVICE.set(service)
+    stages.configure(settings.ticketing_stage_trace)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(ContextFilter())
     as_json = uses_json(settings)

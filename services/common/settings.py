@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     ticketing_gateway_workers: int = Field(default=1, ge=1, le=64)
     # Where a process without an HTTP port of its own serves Prometheus /metrics (unset: none).
     ticketing_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # For bench/stage_trace.py only: a folder where every process writes its stage marks
+    # (services/common/stages.py). Unset, nothing is marked.
+    ticketing_stage_trace: Path | None = None
 
     @field_validator("ticketing_log_level", "ticketing_log_format", mode="before")
     @classmethod

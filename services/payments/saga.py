@@ -29,6 +29,7 @@ from domain.errors import (
 )
 from domain.money import Money
 from domain.order import Order, OrderStatus, check_email, check_phone_number, check_quantity
+from services.common import stages
 from services.common.errors import ServiceError
 from services.payments.application import OrderPlacement, order_id_of, payment_reference
 from services.payments.order_writer import OrderView, OrderWriter
@@ -111,6 +112,7 @@ class OrderSaga:
         placement = OrderPlacement(
             idempotency_key, event_id, ticket_id, quantity, email, phone_number, ticket.price
         )
+        stages.mark("p_order", f"{idempotency_key}={placement.order_id}")
         if self.writer.recently_saved(placement.order_id):  # a retry: no new hold to make
             view = await self.writer.submit(placement.order_id, placement)
         else:
@@ -199,7 +201,9 @@ class OrderSaga:
         try:
             # A conflict says an order may exist: read the store, so that `record` decides on
             # it instead of on "no order".
+            stages.mark("p_save", order_id)
             view = await self.writer.submit(order_id, record, probably_new=not conflict)
+            stages.mark("p_saved", order_id)
         except IdempotencyKeyReusedError:
             if payment is not None:  # opened under this request's own reference
                 await self._cancel_unused(payment)
@@ -245,10 +249,12 @@ class OrderSaga:
     async def _hold(self, placement: OrderPlacement) -> tuple[datetime, str | None]:
         """Hold the placement's tickets: until when, or why not."""
         asked = self.clock() + self.hold
+        stages.mark("p_hold", placement.order_id)
         try:
             held_until = await self.tickets.reserve(
                 placement.ticket_id, placement.order_id, placement.quantity, asked
             )
+            stages.mark("p_held", placement.order_id)
         except SoldOutError:
             return asked, "sold_out"
         except NotOnSaleError:
@@ -265,11 +271,13 @@ class OrderSaga:
         """Open the placement's payment: the payment, or the provider being down, or a
         conflict (the order id already has a payment of another amount: a different request
         under this key came first, recorded or lost in a crash before its save)."""
+        stages.mark("p_pay", placement.order_id)
         try:
             payment = await self._create_payment(
                 placement.order_id, placement.fingerprint, placement.total_amount,
                 placement.quantity, placement.email,
             )  # fmt: skip
+            stages.mark("p_paid", placement.order_id)
         except ProviderDownError as down:
             return None, down, False
         except InvalidPaymentStateError:

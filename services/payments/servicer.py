@@ -11,6 +11,7 @@ import grpc
 from domain.errors import NotFoundError
 from domain.order import OrderStatus
 from protos.ticketing.v1 import payments_pb2, payments_pb2_grpc
+from services.common import stages
 from services.common.errors import BadRequestError, status_for
 from services.common.identity import require_identity
 from services.common.logs import REQUEST_ID, FastLines
@@ -55,6 +56,9 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
         if len(request.orders) > MAX_ORDERS_PER_CALL:
             raise BadRequestError(f"at most {MAX_ORDERS_PER_CALL} orders per call")
         outcomes = await asyncio.gather(*(self._place_item(item) for item in request.orders))
+        if stages.enabled():
+            for item in request.orders:
+                stages.mark("p_done", item.order.idempotency_key)
         return payments_pb2.PlaceOrdersResponse(outcomes=outcomes)
 
     async def _place_item(self, item: Any) -> payments_pb2.PlaceOrderOutcome:
@@ -63,6 +67,7 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
         Each runs in its own task (gather), so the request id set here is this order's alone.
         """
         REQUEST_ID.set(item.request_id or None)
+        stages.mark("p_item", item.order.idempotency_key)
         try:
             return payments_pb2.PlaceOrderOutcome(placed=await self._place(item.order))
         except Exception as error:

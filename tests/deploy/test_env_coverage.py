@@ -19,6 +19,8 @@ DEFAULTED = {
     "(the HPA); several workers behind one port are for one machine (make run, the benchmarks)",
     "TICKETING_AMQP_PREFIX": "empty: the broker (or its vhost) belongs to one installation; "
     "only tests share a broker and need a prefix",
+    "TICKETING_STAGE_TRACE": "unset: a diagnostic for bench/stage_trace.py, which sets it on "
+    "the system it starts; a deployment marks no stages",
 }
 # Secrets (and URLs that carry passwords), set only in the processes that read them.
 SECRETS = {

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.common import stages
 from services.common.asgi import read_body, replay
 from services.payments.providers.base import InvalidPaymentStateError
 from services.payments.providers.sandbox_requests import read_payment_create
@@ -57,16 +58,19 @@ class HotCreates:
         request = read_payment_create(body)
         if request is None:
             return False
+        stages.mark("s_in", request.order_id)
         try:
             payment, created = await self.create(request)
         except InvalidPaymentStateError:
             return False  # the route finds the same conflict and answers its 409
+        stages.mark("s_created", request.order_id)
         content = orjson.dumps(self.document(payment))
         headers = [(b"content-length", b"%d" % len(content)), (b"content-type", JSON)]
         await send(
             {"type": "http.response.start", "status": 201 if created else 200, "headers": headers}
         )
         await send({"type": "http.response.body", "body": content})
+        stages.mark("s_out", request.order_id)
         return True
 
 
