@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 from psycopg import sql
 
-from services.common.database import PostgresDatabase, SqliteDatabase
+from services.common.database import Database, PostgresDatabase, SqliteDatabase
 from services.common.settings import Settings
 from services.payments.providers.sandbox_app import create_sandbox_app
 from services.payments.providers.sandbox_store import SandboxStore
@@ -23,19 +23,23 @@ SECRET = "sandbox-webhook-secret-only-for-these-tests"
 FAST_RETRIES = {"retry_base_seconds": 0.05, "retry_cap_seconds": 0.2, "poll_seconds": 0.05}
 
 
+def a_fresh_schema(url: str, prefix: str, max_size: int = 4) -> PostgresDatabase:
+    """The SQL port on a schema of its own, made here, in the database at `url`."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    return PostgresDatabase(f"{url}?options=-csearch_path%3D{schema}", max_size=max_size)
+
+
 @contextmanager
 def a_fresh_store(
     kind: str, request: pytest.FixtureRequest, directory: Path
 ) -> Iterator[SandboxStore]:
     """A sandbox store with empty tables: its own SQLite file, or its own PostgreSQL schema."""
     if kind == "sqlite":
-        database = SqliteDatabase(str(directory / f"sandbox-{uuid.uuid4().hex}.sqlite3"))
+        database: Database = SqliteDatabase(str(directory / f"sandbox-{uuid.uuid4().hex}.sqlite3"))
     else:
-        url = request.getfixturevalue("sandbox_database_url")
-        schema = f"sandbox_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        database = PostgresDatabase(f"{url}?options=-csearch_path%3D{schema}", max_size=4)
+        database = a_fresh_schema(request.getfixturevalue("sandbox_database_url"), "sandbox")
     try:
         yield SandboxStore(database)
     finally:

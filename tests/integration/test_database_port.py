@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from services.common.database import Database, PostgresDatabase, SqliteDatabase
+from tests.integration.sandbox_helpers import a_fresh_schema
 
 TABLE = "CREATE TABLE items (id TEXT PRIMARY KEY, quantity INTEGER NOT NULL CHECK (quantity > 0))"
 
@@ -28,11 +27,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     if request.param == "sqlite":
         database: Database = SqliteDatabase(str(tmp_path / "port.sqlite3"))
     else:
-        url = request.getfixturevalue("sandbox_database_url")
-        schema = f"port_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        database = PostgresDatabase(f"{url}?options=-csearch_path%3D{schema}", max_size=2)
+        database = a_fresh_schema(request.getfixturevalue("sandbox_database_url"), "port", 2)
     database.query(TABLE)
     try:
         yield database
