@@ -81,7 +81,7 @@ class BatchQueue(Generic[C, R]):
                 commands = [command for command, _ in batch]
                 self.batch_sizes.observe(len(commands))
                 self.batches += 1
-                key = f"{self.name}#{self.batches}#{len(commands)}"
+                key = f"{self.name}#{self.batches}#{len(commands)}" if stages.enabled() else ""
                 stages.mark("b_take", key)
                 try:
                     outcomes = await self._apply(commands)

@@ -112,7 +112,8 @@ class OrderSaga:
         placement = OrderPlacement(
             idempotency_key, event_id, ticket_id, quantity, email, phone_number, ticket.price
         )
-        stages.mark("p_order", f"{idempotency_key}={placement.order_id}")
+        if stages.enabled():  # the key is formatted only for a trace
+            stages.mark("p_order", f"{idempotency_key}={placement.order_id}")
         if self.writer.recently_saved(placement.order_id):  # a retry: no new hold to make
             view = await self.writer.submit(placement.order_id, placement)
         else:
