@@ -38,6 +38,7 @@ def configure(folder: Path | None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     _path = folder / f"{os.getpid()}.log"
     _lines = []
+    atexit.unregister(flush)  # once, however often this is called
     atexit.register(flush)
 
 

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-from services.common import stages
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 from bench import stage_trace
+from services.common import stages
 
 
 @pytest.fixture

@@ -291,7 +291,7 @@ class SandboxStore:
                 f"ON CONFLICT (order_id) DO NOTHING RETURNING {PAYMENT_COLUMNS}",
                 [value for row in rows for value in (*row, now, now)],
             )
-        return {payment.order_id: payment for payment in map(self._payment, inserted)}
+        return self._by_order(inserted)
 
     def _payments_of_orders(self, order_ids: list[str]) -> dict[str, SandboxPayment]:
         rows = self.database.query(
@@ -299,6 +299,10 @@ class SandboxStore:
             f"WHERE order_id IN ({', '.join(['%s'] * len(order_ids))})",
             order_ids,
         )
+        return self._by_order(rows)
+
+    def _by_order(self, rows: list[Row]) -> dict[str, SandboxPayment]:
+        """Payment rows as payments, by order id."""
         return {payment.order_id: payment for payment in map(self._payment, rows)}
 
     def _transition(
