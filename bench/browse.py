@@ -91,7 +91,7 @@ def main() -> int:
                     print(f"round {round_number} {label:<17} {side:<4} {load['rps']:8.0f} req/s"
                           f"  p50 {load['p50_ms']:6.1f} ms  p99 {load['p99_ms']:6.1f} ms"
                           f"  [{statuses}]  errors {load['errors_total']}")  # fmt: skip
-                    time.sleep(1)
+                    harness.settle(1)
     print("\nmedians over rounds:")
     print("| path | side | requests/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")

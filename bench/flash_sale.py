@@ -204,7 +204,7 @@ def rush(args: argparse.Namespace) -> int:
                     check = check_inventory(*inventory, load, run)
                     entry[side] = {"load": load, "check": check}
                     failed |= bool(check["problems"]) or check["oversold"] > 0
-                    time.sleep(args.pause)
+                    harness.settle(args.pause)
                 results[connections].append(entry)
                 ratio = entry["ours"]["load"]["confirmed_per_s"] / max(
                     entry["peer"]["load"]["confirmed_per_s"], 1e-9

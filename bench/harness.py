@@ -372,6 +372,55 @@ def worktree(revision: str) -> Iterator[Path]:
         shutil.rmtree(folder.parent, ignore_errors=True)
 
 
+# A side starts once the machine is this quiet: the side before it (its database's writes,
+# the projections catching up) must not run into its measurement.
+QUIET_BUSY_SHARE = 0.15
+QUIET_WINDOW_SECONDS = 0.5
+QUIET_TIMEOUT_SECONDS = 30.0
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of all cores busy between two readings of `cpu_ticks`."""
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return busy / total if total > 0 else 0.0
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """All cores' busy and total clock ticks so far (/proc/stat; idle and I/O wait are idle)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    total = sum(fields[:7])  # steal (the host's) is not this machine's; guest is in user
+    return total - idle, total
+
+
+def wait_until_quiet(
+    busy_below: float = QUIET_BUSY_SHARE,
+    window: float = QUIET_WINDOW_SECONDS,
+    timeout: float = QUIET_TIMEOUT_SECONDS,
+) -> tuple[float, float]:
+    """Wait until a window in which less than busy_below of the machine's CPU was busy.
+
+    Returns (seconds waited, the last window's busy share); gives up after timeout, so a
+    machine that never quiets (someone else's load) delays a run but does not stop it.
+    """
+    started = time.monotonic()
+    while True:
+        before = cpu_ticks()
+        time.sleep(window)
+        share = busy_share(before, cpu_ticks())
+        waited = time.monotonic() - started
+        if share < busy_below or waited >= timeout:
+            return waited, share
+
+
+def settle(pause: float) -> None:
+    """Between two measured loads: the pause, then until the machine is quiet (said if not)."""
+    time.sleep(pause)
+    waited, share = wait_until_quiet()
+    if share >= QUIET_BUSY_SHARE:
+        print(f"  (the machine stayed {share:.0%} busy for {waited:.0f} s; measuring anyway)")
+
+
 def median(values: list[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2

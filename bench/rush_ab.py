@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -87,7 +86,7 @@ def main() -> int:
                     flush=True,
                 )
                 rates[side].append(load["confirmed_per_s"])
-                time.sleep(2)
+                harness.settle(2)
     for side, values in rates.items():
         print(f"{side}: median {harness.median(values):,.0f} holds/s over {values}")
     return 0
