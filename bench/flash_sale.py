@@ -166,6 +166,7 @@ def rush(args: argparse.Namespace) -> int:
         tickets = event_store_reader(ours_db)
         stack.callback(tickets.close)
         print(f"system up at {system.base_url} (log {system.log}); peer at {peer_url}")
+        harness.settle(0)  # start-up's own work (the projections' first reads) done first
         for round_number in range(1, args.rounds + 1):
             for connections in args.connections:
                 entry: dict = {"round": round_number}
@@ -342,7 +343,12 @@ def main() -> int:
     parser.add_argument(
         "--connections", type=lambda s: [int(x) for x in s.split(",")], default=[64, 256]
     )
-    parser.add_argument("--pause", type=float, default=2.0, help="seconds between measurements")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=2.0,
+        help="seconds between measurements, before waiting for a quiet machine",
+    )
     parser.add_argument("--peer-pool", type=int, default=16, help="the peer's PostgreSQL pool")
     parser.add_argument("--profile", type=Path, help="py-spy the first round into this folder")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
