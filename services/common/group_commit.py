@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from services.common import stages
@@ -57,13 +57,31 @@ class BatchQueue(Generic[C, R]):
         """Queue a command and wait for its outcome."""
         answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self.pending.append((command, answer))
+        self._start_drain()
+        return await answer
+
+    async def submit_many(self, commands: Sequence[C]) -> list[R | Exception]:
+        """Queue several commands at once and wait for every outcome: a result, or the error
+        that refused that command (or failed its batch), returned in its place."""
+        loop = asyncio.get_running_loop()
+        answers: list[asyncio.Future[R]] = [loop.create_future() for _ in commands]
+        self.pending.extend(zip(commands, answers, strict=True))
+        self._start_drain()
+        outcomes: list[R | Exception] = []
+        for answer in answers:
+            try:
+                outcomes.append(await answer)
+            except Exception as error:
+                outcomes.append(error)
+        return outcomes
+
+    def _start_drain(self) -> None:
         if self.idle_lanes == 0 and len(self.drains) < self.lanes:
             # A batch serves many requests: its logs carry none of their ids.
             context = contextvars.copy_context()
             context.run(REQUEST_ID.set, None)
             self.idle_lanes += 1
             self.drains.add(asyncio.create_task(self._drain(), context=context))
-        return await answer
 
     async def close(self) -> None:
         """Let every queued command finish: each caller gets its outcome, saved or refused."""

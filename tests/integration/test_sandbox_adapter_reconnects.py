@@ -16,6 +16,7 @@ PAYMENT = {
 
 async def test_a_connection_closed_by_the_provider_between_calls_is_replaced():
     connections = 0
+    paths: list[bytes] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal connections
@@ -26,9 +27,11 @@ async def test_a_connection_closed_by_the_provider_between_calls_is_replaced():
             if line.lower().startswith(b"content-length")
         )  # fmt: skip
         await reader.readexactly(length)
-        body = json.dumps(PAYMENT).encode()
+        paths.append(head.split(b" ")[1])
+        # create_payment sends a batch of one when it is the only create in flight.
+        body = json.dumps({"results": [{"status": 201, "payment": PAYMENT}]}).encode()
         writer.write(
-            b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\n"
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
             b"content-length: %d\r\n\r\n%s" % (len(body), body)
         )
         await writer.drain()
@@ -44,6 +47,7 @@ async def test_a_connection_closed_by_the_provider_between_calls_is_replaced():
             )
             assert payment.payment_ref == "sbx_1"
         assert connections == 20
+        assert paths == [b"/sandbox/payments/batch"] * 20
     finally:
         await provider.aclose()
         server.close()

@@ -1,4 +1,5 @@
-"""POST /sandbox/payments answered by the hot path gives exactly the route's answers.
+"""POST /sandbox/payments (and its batch form) answered by the hot path gives exactly the
+route's answers.
 
 Two sandboxes under uvicorn share one store and one public URL: one with the hot path, one
 without (every create through the FastAPI route). The same requests get the same answers
@@ -18,6 +19,9 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
+from domain.money import Money
+from services.payments.providers.base import InvalidPaymentStateError
+from services.payments.providers.sandbox import SandboxProvider
 from services.payments.providers.sandbox_hot import MAX_BODY_BYTES
 from services.payments.providers.sandbox_store import SandboxStore
 from tests.integration.sandbox_helpers import a_fresh_store, running_sandbox
@@ -205,3 +209,101 @@ async def test_many_concurrent_creates_each_get_their_own_answer(hot, store):
         order_id: next(a.json() for _, a in tries if a.status_code == 201)["payment_ref"]
         for order_id, tries in by_order.items()
     }
+
+
+# --- POST /sandbox/payments/batch: many creates in one request ------------------------------
+
+
+async def post_batch(client: httpx.AsyncClient, content: bytes):
+    response = await client.post(
+        "/sandbox/payments/batch", content=content, headers={"content-type": "application/json"}
+    )
+    return response.status_code, response.headers.get("content-type"), response.content
+
+
+async def test_a_batch_answers_each_create_in_its_place_alike_from_both(hot, route, store):
+    for first, second in ((hot, route), (route, hot)):
+        new, repeated, conflicting = a_body(), a_body(), a_body()
+        assert (await post(first, orjson.dumps(repeated)))[0] == 201
+        assert (await post(first, orjson.dumps(conflicting)))[0] == 201
+        batch = [
+            new,
+            repeated,
+            conflicting | {"amount": "99.00"},
+            new,  # the same order again, later in the batch: found again
+            new | {"amount": "30.00"},  # and with another amount: refused alone
+        ]
+        before = hot_creates_so_far()
+        status, content_type, content = await post_batch(first, orjson.dumps({"payments": batch}))
+        assert (status, content_type) == (200, "application/json")
+        results = json.loads(content)["results"]
+        assert [result["status"] for result in results] == [201, 200, 409, 200, 409]
+        assert results[3]["payment"] == results[0]["payment"]
+        assert results[0]["payment"]["order_id"] == new["order_id"]
+        assert results[0]["payment"]["amount"] == "25.00"
+        assert results[2]["problem"] == {
+            "type": "about:blank", "title": "Conflict", "status": 409,
+            "detail": f"order {conflicting['order_id']} already has a payment of 25.00 KES",
+        }  # fmt: skip
+        assert "payment" not in results[2]
+        # The same batch again, from the other: every create found again or refused, the
+        # very bytes but for the new payment's 201, now a 200.
+        again = json.loads((await post_batch(second, orjson.dumps({"payments": batch})))[2])
+        results[0]["status"] = 200
+        assert again["results"] == results
+        assert hot_creates_so_far() == before + (5 if first is hot else 0) + (
+            5 if second is hot else 0
+        )
+        rows = store.database.query(
+            "SELECT count(*) FROM sandbox_payments WHERE order_id = %s", [new["order_id"]]
+        )
+        assert rows == [(1,)]
+
+
+BAD_BATCHES = [
+    pytest.param(b"{not json", id="malformed"),
+    pytest.param(orjson.dumps([a_body()]), id="a-bare-list"),
+    pytest.param(orjson.dumps({"payments": []}), id="empty"),
+    pytest.param(orjson.dumps({"payments": [a_body()] * 501}), id="too-many"),
+    pytest.param(orjson.dumps({"payments": a_body()}), id="not-a-list"),
+    pytest.param(orjson.dumps({"payments": [a_body()], "more": 1}), id="extra-field"),
+    pytest.param(orjson.dumps({"payments": [a_body(), a_body(amount="0.00")]}), id="one-bad"),
+    pytest.param(orjson.dumps({"payments": [a_body(), None]}), id="one-null"),
+]
+
+
+@pytest.mark.parametrize("content", BAD_BATCHES)
+async def test_a_bad_batch_is_refused_whole_with_the_same_problem_from_both(
+    hot, route, store, content
+):
+    before = hot_creates_so_far()
+    refused = await post_batch(route, content)
+    assert refused[:2] == (422, "application/problem+json")
+    assert await post_batch(hot, content) == refused
+    assert hot_creates_so_far() == before
+    assert json.loads(refused[2])["errors"]  # each bad field named
+
+
+async def test_the_adapter_sends_creates_made_together_in_batches(hot, store):
+    provider = SandboxProvider(str(hot.base_url), b"s" * 32)
+    try:
+        orders = [str(uuid.uuid4()) for _ in range(60)]
+        price = Money.parse("25.00", "KES")
+        calls = [provider.create_payment(order_id, price, "1 ticket(s)", "a@b.co")
+                 for order_id in orders]  # fmt: skip
+        calls.append(provider.create_payment(orders[0], Money.parse("26.00", "KES"), "", "a@b.co"))
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        assert provider._creates.batches < len(calls) / 2  # most shared a request
+    finally:
+        await provider.aclose()
+    payments, conflict = outcomes[:-1], outcomes[-1]
+    assert [payment.order_id for payment in payments] == orders
+    assert all(payment.amount == price and payment.status == "pending" for payment in payments)
+    # The other amount for the first order was refused, alone, whichever went first.
+    assert isinstance(conflict, InvalidPaymentStateError)
+    rows = store.database.query(
+        "SELECT order_id, payment_ref FROM sandbox_payments "
+        f"WHERE order_id IN ({', '.join(['%s'] * len(orders))})",
+        orders,
+    )
+    assert dict(rows) == {payment.order_id: payment.payment_ref for payment in payments}

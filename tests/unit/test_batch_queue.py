@@ -142,3 +142,23 @@ def test_no_command_is_ever_left_waiting(lanes, max_batch, plan, apply_seconds):
 
 def test_lanes_default_to_one():
     assert BatchQueue(Recorder(), name="test").lanes == 1
+
+
+async def test_submit_many_queues_its_commands_together_and_answers_each_in_its_place():
+    apply = Recorder()
+    queue: BatchQueue[int, int] = BatchQueue(apply, name="test", max_batch=3)
+    alone = asyncio.create_task(queue.submit(1))
+    await asyncio.sleep(0.002)  # the first batch is being applied
+    outcomes = await queue.submit_many([2, -3, 4, 5])
+    assert outcomes[0] == 4
+    assert isinstance(outcomes[1], ValueError)
+    assert outcomes[2:] == [8, 10]
+    assert await alone == 2
+    assert apply.batches == [[1], [2, -3, 4], [5]]  # split at max_batch, in order
+
+    async def broken(commands: list[int]) -> list[int | Exception]:
+        raise ConnectionError("down")
+
+    failed = await BatchQueue(broken, name="test").submit_many([1, 2])
+    assert all(isinstance(outcome, ConnectionError) for outcome in failed)
+    assert await queue.submit_many([]) == []

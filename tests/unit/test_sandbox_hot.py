@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 import orjson
 import pytest
@@ -68,15 +69,21 @@ async def call(
     path: str = "/sandbox/payments",
     content_type: bytes | None = b"application/json",
     then: list[dict] | None = None,
+    outcomes: dict[str, tuple[SandboxPayment, bool] | Exception] | None = None,
 ) -> Recorded:
     """One request through HotCreates, its body in the given chunks."""
     recorded = Recorded()
+    outcomes = outcomes or {}
 
     async def create(request: NewPayment) -> tuple[SandboxPayment, bool]:
         recorded.creates.append(request)
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+    async def create_many(requests) -> list[tuple[SandboxPayment, bool] | Exception]:
+        recorded.creates.extend(requests)
+        return [outcomes.get(request.order_id, outcome) for request in requests]
 
     messages = [
         {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
@@ -93,7 +100,8 @@ async def call(
     if content_type is not None:
         headers.append((b"content-type", content_type))
     scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": headers}
-    hot = HotCreates(recorded.app, create, lambda payment: payment_document(ORIGIN, payment))
+    document = partial(payment_document, ORIGIN)
+    hot = HotCreates(recorded.app, create, document, create_many)
     await hot(scope, receive, send)
     return recorded
 
@@ -176,3 +184,67 @@ async def test_a_client_that_leaves_mid_body_is_seen_leaving_by_the_app():
 async def test_a_store_failure_propagates_to_the_servers_error_handling_as_the_routes_does():
     with pytest.raises(ConnectionError):
         await call([BODY], outcome=ConnectionError("the database went away"))
+
+
+# --- the batch form: POST /sandbox/payments/batch ---------------------------------------------
+
+BATCH = "/sandbox/payments/batch"
+
+
+def batch_of(*order_ids: str) -> bytes:
+    bodies = [orjson.loads(BODY) | {"order_id": order_id} for order_id in order_ids]
+    return orjson.dumps({"payments": bodies})
+
+
+async def test_a_batch_is_answered_without_the_app_each_create_in_its_place():
+    found = (replace(PAYMENT, order_id="order-2"), False)
+    conflict = InvalidPaymentStateError("order order-3 already has a payment of 30.00 KES")
+    body = batch_of("order-1", "order-2", "order-3")
+    recorded = await call(
+        [body[:7], body[7:]], path=BATCH, outcomes={"order-2": found, "order-3": conflict}
+    )
+    assert recorded.app_calls == []
+    assert [create.order_id for create in recorded.creates] == ["order-1", "order-2", "order-3"]
+    start, sent = recorded.sent
+    assert start["status"] == 200
+    assert orjson.loads(sent["body"]) == {
+        "results": [
+            {"status": 201, "payment": payment_document(ORIGIN, PAYMENT)},
+            {"status": 200, "payment": payment_document(ORIGIN, found[0])},
+            {
+                "status": 409,
+                "problem": {
+                    "type": "about:blank", "title": "Conflict", "status": 409,
+                    "detail": "order order-3 already has a payment of 30.00 KES",
+                },
+            },
+        ]
+    }  # fmt: skip
+    assert dict(start["headers"])[b"content-length"] == str(len(sent["body"])).encode()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(batch_of("order-1")[:-1] + b',"x":1}', id="extra-field"),
+        pytest.param(orjson.dumps({"payments": []}), id="empty"),
+        pytest.param(orjson.dumps({"payments": [orjson.loads(BODY)] * 501}), id="too-many"),
+        pytest.param(orjson.dumps([orjson.loads(BODY)]), id="a-bare-list"),
+        pytest.param(
+            orjson.dumps({"payments": [orjson.loads(BODY), {"order_id": "x"}]}), id="one-bad"
+        ),
+    ],
+)
+async def test_a_batch_the_model_might_refuse_reaches_the_app_and_creates_nothing(content):
+    recorded = await call([content], path=BATCH)
+    assert recorded.app_calls == [content]
+    assert recorded.creates == []
+
+
+async def test_a_store_failure_in_a_batch_propagates_as_the_routes_does():
+    with pytest.raises(ConnectionError):
+        await call(
+            [batch_of("order-1", "order-2")],
+            path=BATCH,
+            outcomes={"order-2": ConnectionError("the database went away")},
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -13,6 +14,7 @@ from urllib.parse import quote
 import orjson
 
 from domain.money import Money
+from services.common.group_commit import BatchQueue
 from services.common.http1 import Http1Pool, ServerDisconnectedError
 from services.payments.providers.base import (
     PAYMENT_STATUSES,
@@ -72,6 +74,12 @@ POOL_CONNECTIONS = 32
 # Idle connections are dropped before the provider closes them (uvicorn, which serves the
 # sandbox, closes after 5 s): reusing one it has just closed fails the request.
 KEEPALIVE_SECONDS = 2.0
+# Payments opened while a batch of creates is in flight go together in the next
+# POST /sandbox/payments/batch: in a rush that is one request for many orders, where one each
+# cost both processes a request's parsing, routing and answer. Up to this many per request,
+# and this many requests at once (the next gathers while the sandbox inserts the last).
+CREATES_PER_CALL = 100
+CREATE_LANES = 2
 
 
 class SandboxProvider:
@@ -94,15 +102,23 @@ class SandboxProvider:
             keepalive=KEEPALIVE_SECONDS,
             timeout=timeout_seconds,
         )
+        self._creates: BatchQueue[dict[str, str], ProviderPayment] = BatchQueue(
+            self._create_batch, CREATES_PER_CALL, name="provider_creates", lanes=CREATE_LANES
+        )
 
     async def aclose(self) -> None:
-        """Close the kept-alive connections."""
+        """Let the queued creates finish, then close the kept-alive connections."""
+        await self._creates.close()
         await self._http.aclose()
 
     async def create_payment(
         self, order_id: str, amount: Money, description: str, email: str
     ) -> ProviderPayment:
-        """Start (or find again) the payment of an order."""
+        """Start (or find again) the payment of an order.
+
+        Creates queued while others are in flight go to the sandbox together, in one
+        POST /sandbox/payments/batch; each caller gets its own payment or refusal.
+        """
         body = {
             "order_id": order_id,
             "amount": str(amount),
@@ -110,7 +126,51 @@ class SandboxProvider:
             "description": description,
             "email": email,
         }
-        return await self._call("POST", "/sandbox/payments", body, unknown=ProviderError)
+        return await self._creates.submit(body)
+
+    async def _create_batch(
+        self, bodies: list[dict[str, str]]
+    ) -> list[ProviderPayment | Exception]:
+        """One POST /sandbox/payments/batch: each create's payment or refusal, in its place.
+
+        A sandbox that answers the batch with anything but 200 or a 5xx (one from before
+        batches: 404 or 405; a body refused whole: 422) gets each create on its own instead,
+        so that one bad create fails alone, as it would have.
+        """
+        status, text = await self._send(
+            "POST", "/sandbox/payments/batch", orjson.dumps({"payments": bodies})
+        )
+        if status >= 500:
+            raise ProviderUnavailableError(f"the sandbox failed with {status}")
+        if status != 200:
+            outcomes = await asyncio.gather(
+                *(self._call("POST", "/sandbox/payments", body, ProviderError) for body in bodies),
+                return_exceptions=True,
+            )
+            return [o if isinstance(o, ProviderPayment | Exception) else ProviderError(repr(o))
+                    for o in outcomes]  # fmt: skip
+        try:
+            results = orjson.loads(text)["results"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise ProviderError("the sandbox answered a batch with a malformed body") from error
+        if type(results) is not list or len(results) != len(bodies):
+            raise ProviderError("the sandbox answered a batch with another number of results")
+        return [self._batch_result(result) for result in results]
+
+    def _batch_result(self, result: Any) -> ProviderPayment | Exception:
+        if type(result) is not dict:
+            return ProviderError("the sandbox answered a batch with a malformed result")
+        status = result.get("status")
+        if status in (200, 201):
+            try:
+                return self._parse_payment(result.get("payment"))
+            except ProviderError as error:
+                return error
+        problem = result.get("problem")
+        detail = str(problem.get("detail", "")) if type(problem) is dict else ""
+        if status == 409:
+            return InvalidPaymentStateError(detail)
+        return ProviderError(f"the sandbox refused a payment of the batch ({status}): {detail}")
 
     async def get_payment(self, payment_ref: str) -> ProviderPayment:
         """Ask the sandbox for the payment's current status."""
@@ -152,17 +212,7 @@ class SandboxProvider:
         unknown: type[ProviderError] = PaymentNotFoundError,
     ) -> ProviderPayment:
         payload = None if body is None else orjson.dumps(body)
-        try:
-            try:
-                status, answer = await self._http.request(method, path, payload, JSON)
-            except (ServerDisconnectedError, ConnectionResetError, BrokenPipeError):
-                # Most often a kept-alive connection the sandbox closed as we reused it. Every
-                # sandbox call is idempotent (a payment per order id; cancel, refund and reads
-                # repeat safely), so it is sent once more, on a fresh connection.
-                status, answer = await self._http.request(method, path, payload, JSON)
-        except (OSError, TimeoutError) as error:  # ConnectionError, InvalidResponseError too
-            raise ProviderUnavailableError(f"the sandbox did not answer: {error!r}") from error
-        text = answer.decode("utf-8", "replace")
+        status, text = await self._send(method, path, payload)
         if status >= 500:
             raise ProviderUnavailableError(f"the sandbox failed with {status}")
         if 200 <= status < 300:
@@ -174,10 +224,31 @@ class SandboxProvider:
             raise InvalidPaymentStateError(detail)
         raise ProviderError(f"the sandbox refused the request ({status}): {detail}")
 
-    @staticmethod
-    def _payment(text: str) -> ProviderPayment:
+    async def _send(self, method: str, path: str, payload: bytes | None) -> tuple[int, str]:
+        """The sandbox's status and body (ProviderUnavailableError if it did not answer)."""
+        try:
+            try:
+                status, answer = await self._http.request(method, path, payload, JSON)
+            except (ServerDisconnectedError, ConnectionResetError, BrokenPipeError):
+                # Most often a kept-alive connection the sandbox closed as we reused it. Every
+                # sandbox call is idempotent (a payment per order id; cancel, refund and reads
+                # repeat safely), so it is sent once more, on a fresh connection.
+                status, answer = await self._http.request(method, path, payload, JSON)
+        except (OSError, TimeoutError) as error:  # ConnectionError, InvalidResponseError too
+            raise ProviderUnavailableError(f"the sandbox did not answer: {error!r}") from error
+        return status, answer.decode("utf-8", "replace")
+
+    @classmethod
+    def _payment(cls, text: str) -> ProviderPayment:
         try:
             data = json.loads(text)
+        except ValueError as error:
+            raise ProviderError("the sandbox answered with a malformed payment") from error
+        return cls._parse_payment(data)
+
+    @staticmethod
+    def _parse_payment(data: Any) -> ProviderPayment:
+        try:
             payment = ProviderPayment(
                 payment_ref=data["payment_ref"],
                 status=data["status"],

@@ -30,8 +30,12 @@ from services.payments.providers.base import (
     PaymentStatus,
 )
 from services.payments.providers.sandbox import SIGNATURE_HEADER, signature_header
-from services.payments.providers.sandbox_hot import HotCreates
-from services.payments.providers.sandbox_requests import PaymentCompletion, PaymentCreate
+from services.payments.providers.sandbox_hot import HotCreates, batch_answer
+from services.payments.providers.sandbox_requests import (
+    PaymentCompletion,
+    PaymentCreate,
+    PaymentCreateBatch,
+)
 from services.payments.providers.sandbox_store import (
     NewPayment,
     SandboxPayment,
@@ -65,6 +69,30 @@ class SandboxPaymentPublic(BaseModel):
     checkout_url: str
     created_at: str
     updated_at: str
+
+
+class PaymentProblem(BaseModel):
+    """A problem document (RFC 9457), in a batch's answer."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+class PaymentBatchResult(BaseModel):
+    """One payment of a batch: the status a create of it alone would have had, and the
+    payment (201, 200) or the problem (409)."""
+
+    status: Literal[200, 201, 409]
+    payment: SandboxPaymentPublic | None = None
+    problem: PaymentProblem | None = None
+
+
+class PaymentBatchResults(BaseModel):
+    """A batch's answer, each result in its request's place."""
+
+    results: list[PaymentBatchResult]
 
 
 class BodyInvalidError(Exception):
@@ -149,6 +177,22 @@ class SandboxEndpoints:
         except InvalidPaymentStateError as error:
             return problem(409, "Conflict", str(error))
         return JSONResponse(self.public(payment), status_code=201 if created else 200)
+
+    async def create_payments(self, request: Request) -> Response:
+        """Start many payments at once, each as a create of it alone would (a repeat of an
+        order, even earlier in the same batch, returns its payment): 200 with each one's
+        status and payment, or its 409 problem, in its request's place."""
+        try:
+            command = validated(PaymentCreateBatch, await request.body())
+        except BodyInvalidError as error:
+            return invalid_body(error)
+        requests = [
+            NewPayment(item.order_id, Money.parse(item.amount, item.currency),
+                       item.description, item.email)
+            for item in command.payments
+        ]  # fmt: skip
+        outcomes = await asyncio.to_thread(self.store.create_payments, requests)
+        return JSONResponse(batch_answer(outcomes, partial(payment_document, self.origin)))
 
     async def get_payment(self, payment_ref: str) -> Response:
         """The payment's current status (verify transaction status)."""
@@ -257,6 +301,13 @@ def sandbox_router(store: SandboxStore, public_url: str, wake: Callable[[], None
         status_code=201,
         openapi_extra=schema_of(PaymentCreate),
         response_model=payment,
+    )
+    router.add_api_route(
+        "/payments/batch",
+        endpoints.create_payments,
+        methods=["POST"],
+        openapi_extra=schema_of(PaymentCreateBatch),
+        response_model=PaymentBatchResults,
     )
     router.add_api_route("/payments/{payment_ref}", endpoints.get_payment, response_model=payment)
     router.add_api_route(
@@ -503,7 +554,9 @@ def create_sandbox_app(
         # the hot path as well.
         origin = settings.ticketing_public_url.rstrip("/")
         document = partial(payment_document, origin)
-        app.add_middleware(HotCreates, create=creates.submit, document=document)
+        app.add_middleware(
+            HotCreates, create=creates.submit, create_many=creates.submit_many, document=document
+        )
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -21,6 +21,8 @@ AMOUNT = re.compile(r"(0|[1-9][0-9]{0,12})\.[0-9]{2}")
 ORDER_ID_LENGTH = (1, 255)
 DESCRIPTION_MAX_LENGTH = 500
 EMAIL_LENGTH = (3, 320)
+# A batch of creates (POST /sandbox/payments/batch) carries at most this many payments.
+MAX_BATCH_CREATES = 500
 # The model's patterns run on pydantic's Rust regex engine, whose `$` is the end of the text
 # and whose `\s` is Unicode White_Space. Python's `re` is used here with fullmatch (so no
 # trailing newline slips through) and its `\s` matches a few more characters (U+001C-U+001F)
@@ -57,6 +59,14 @@ class PaymentCreate(BaseModel):
         return value
 
 
+class PaymentCreateBatch(BaseModel):
+    """What a merchant sends to start many payments in one request, each as PaymentCreate."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    payments: list[PaymentCreate] = Field(min_length=1, max_length=MAX_BATCH_CREATES)
+
+
 class PaymentCompletion(BaseModel):
     """What the customer chose at checkout."""
 
@@ -71,6 +81,32 @@ def read_payment_create(body: bytes) -> NewPayment | None:
         fields = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
+    return _payment_create(fields)
+
+
+def read_payment_create_batch(body: bytes) -> list[NewPayment] | None:
+    """The payments a batch body asks for if PaymentCreateBatch accepts it as it is (every
+    one of them); None when unsure."""
+    try:
+        fields = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if type(fields) is not dict or fields.keys() != {"payments"}:
+        return None
+    items = fields["payments"]
+    if type(items) is not list or not 1 <= len(items) <= MAX_BATCH_CREATES:
+        return None
+    payments = []
+    for item in items:
+        payment = _payment_create(item)
+        if payment is None:
+            return None
+        payments.append(payment)
+    return payments
+
+
+def _payment_create(fields: object) -> NewPayment | None:
+    """PaymentCreate's fields as a NewPayment, if the model certainly accepts them as they are."""
     if type(fields) is not dict or fields.keys() != PAYMENT_CREATE_FIELDS:
         return None
     order_id, amount, currency, description, email = (
