@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -17,6 +17,7 @@ from command_api.models import (
 )
 from domain.money import Money
 from protos.ticketing.v1 import common_pb2, payments_pb2, tickets_pb2, users_pb2
+from services.common.protobuf import datetime_of
 
 CONCERT_STATUS = {
     tickets_pb2.CONCERT_STATUS_ACTIVE: "active",
@@ -42,7 +43,7 @@ ROLES = {name: value for value, name in ROLE_NAMES.items()}
 
 def when(message: Timestamp) -> datetime:
     """A Timestamp as an aware UTC datetime."""
-    return message.ToDatetime(tzinfo=UTC)
+    return datetime_of(message)
 
 
 def amount(message: common_pb2.Money) -> str:
