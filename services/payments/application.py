@@ -17,7 +17,43 @@ from services.common.application import TicketingApplication
 def request_fingerprint(
     event_id: UUID, ticket_id: UUID, quantity: int, email: str, phone_number: str
 ) -> str:
-    """A digest of an order request, to tell a retry from a different request under one key."""
+    """A digest of an order request, to tell a retry from a different request under one key.
+
+    The digest is of the request's canonical JSON (sorted keys, no spaces, ASCII escapes).
+    For the requests a rush brings (printable ASCII, nothing to escape, a UUID's own type)
+    that text is written directly, in half the time of json.dumps, and is the same text
+    (tests/unit/test_request_fingerprint.py); anything else goes through json.dumps.
+    """
+    normalised = email.strip().lower()
+    if (
+        type(event_id) is UUID
+        and type(ticket_id) is UUID
+        and type(quantity) is int
+        and _plain(normalised)
+        and _plain(phone_number)
+    ):
+        canonical = (
+            f'{{"email":"{normalised}","event_id":"{event_id}",'
+            f'"phone_number":"{phone_number}","quantity":{quantity},"ticket_id":"{ticket_id}"}}'
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+    return _json_fingerprint(event_id, ticket_id, quantity, email, phone_number)
+
+
+def _plain(text: str) -> bool:
+    """A str that json.dumps writes as it is, between quotes (nothing escaped)."""
+    return (
+        type(text) is str
+        and text.isascii()
+        and text.isprintable()
+        and '"' not in text
+        and "\\" not in text
+    )
+
+
+def _json_fingerprint(
+    event_id: UUID, ticket_id: UUID, quantity: int, email: str, phone_number: str
+) -> str:
     request = {
         "event_id": event_id, "ticket_id": ticket_id, "quantity": quantity,
         "email": email.strip().lower(), "phone_number": phone_number,
