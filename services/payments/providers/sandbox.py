@@ -77,9 +77,10 @@ KEEPALIVE_SECONDS = 2.0
 # Payments opened while a batch of creates is in flight go together in the next
 # POST /sandbox/payments/batch: in a rush that is one request for many orders, where one each
 # cost both processes a request's parsing, routing and answer. Up to this many per request,
-# and this many requests at once (the next gathers while the sandbox inserts the last).
+# one request at a time: two or three at once made smaller batches and cost more CPU per
+# order (bench/rush_ab.py, 1,267 against 1,229 holds/s for two; bench/RESULTS.md).
 CREATES_PER_CALL = 100
-CREATE_LANES = 2
+CREATE_LANES = 1
 
 
 class SandboxProvider:
