@@ -14,11 +14,11 @@ import orjson
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, Snapshot
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoder
 
 from domain.errors import NotFoundError
 from services.common.retry import retry_on_conflict
-from services.common.transcodings import register_domain_transcodings
+from services.common.transcodings import PreparedJSONTranscoder, register_domain_transcodings
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
@@ -206,6 +206,12 @@ class TicketingApplication(Application[UUID]):
         """
         self.closing.set()
         close_when_idle(self, CLOSE_GRACE_SECONDS)
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON transcoder, with its C encoder made once (PreparedJSONTranscoder)."""
+        transcoder = PreparedJSONTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from json.encoder import c_make_encoder, encode_basestring
 from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
@@ -61,6 +63,33 @@ class EnumAsValue(Transcoding):
 
     def decode(self, data: Any) -> Enum:
         return self.type(data)
+
+
+class PreparedJSONTranscoder(JSONTranscoder):
+    """The library's JSONTranscoder, whose C encoder is made once instead of per event.
+
+    `json.JSONEncoder.encode` builds a new C encoder (and a dict of the objects it has
+    entered) for every call: about half of the ~26 us an order's Placed event took to encode.
+    This one calls one C encoder made with the library's own settings, so the bytes are the
+    same (tests/unit/test_transcoder.py). It keeps no such dict, which makes it safe to share
+    between threads: a state that contains itself fails with RecursionError instead of
+    ValueError, and no event's state does.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._encode: Callable[[Any, int], Sequence[str]] | None = None
+        if c_make_encoder is not None:  # CPython's C accelerator (else: the library's encode)
+            encoder = self.encoder
+            self._encode = c_make_encoder(
+                None, self._encode_obj, encode_basestring, None, encoder.key_separator,
+                encoder.item_separator, encoder.sort_keys, encoder.skipkeys, encoder.allow_nan,
+            )  # fmt: skip
+
+    def encode(self, obj: Any) -> bytes:
+        if self._encode is None or isinstance(obj, str):
+            return super().encode(obj)
+        return "".join(self._encode(obj, 0)).encode("utf8")
 
 
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
