@@ -190,3 +190,19 @@ async def test_creates_submitted_together_are_applied_in_one_batch(store):
     assert [created for _, created in outcomes] == [True] * 40 + [False] * 10
     assert [payment for payment, _ in outcomes[40:]] == [payment for payment, _ in outcomes[:10]]
     assert len(stored_orders(store, orders)) == 40
+
+
+def test_any_text_and_the_largest_amounts_are_stored_and_read_back_as_given(store):
+    odd = 'Tab\t, quote ", backslash \\, braces {}, comma, 😀 é \u2028 \x01'
+    requests = [
+        NewPayment(an_order(), Money(10**15, "KES"), odd, "ada+tag@example.com"),
+        NewPayment(an_order(), Money(1, "USD"), "", "b@example.org"),
+        NewPayment('order with spaces, {braces} and "quotes"', PRICE, odd[::-1], "c@d.ef"),
+    ]
+    outcomes = store.create_payments(requests)
+    for request, (payment, created) in zip(requests, outcomes, strict=True):
+        assert created
+        assert (payment.order_id, payment.amount, payment.description, payment.email) == (
+            request.order_id, request.amount, request.description, request.email,
+        )  # fmt: skip
+        assert store.get_payment(payment.payment_ref) == payment

@@ -87,7 +87,7 @@ PAYMENT_COLUMNS = (
 INSERT_PAYMENT_ARRAYS = (
     f"INSERT INTO sandbox_payments ({PAYMENT_COLUMNS}) "  # noqa: S608
     "SELECT ref, order_id, amount_minor, currency, description, email, 'pending', %s, %s "
-    "FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[]) "
+    "FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[]) "
     "AS new (ref, order_id, amount_minor, currency, description, email) "
     f"ON CONFLICT (order_id) DO NOTHING RETURNING {PAYMENT_COLUMNS}"
 )
@@ -280,7 +280,9 @@ class SandboxStore:
         if self.database.dialect == "postgres":
             # One array per column: the same statement whatever the batch's size, so psycopg
             # converts and PostgreSQL plans it once (a VALUES list of the batch's length was
-            # a new statement each time: 15 % of the sandbox's CPU in a rush).
+            # a new statement each time: 15 % of the sandbox's CPU in a rush). The arrays go
+            # in binary (%b), as the event store's do: psycopg's text arrays cost ~40 µs of
+            # client CPU per payment, binary ones ~19 (a throwaway timing, 20 per batch).
             inserted = self.database.query(
                 INSERT_PAYMENT_ARRAYS, [now, now, *map(list, zip(*rows, strict=True))]
             )
