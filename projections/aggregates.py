@@ -34,6 +34,8 @@ class AggregateCache:
         cached = self.aggregates.get(event.originator_id)
         if cached is not None and cached.version == version:
             self.aggregates.move_to_end(event.originator_id)
+            if type(cached) is Unbuilt:
+                cached = self.aggregates[event.originator_id] = cached.build(self.app)
             return cached
         aggregate = self.app.repository.get(event.originator_id, version=version)
         self._keep(event.originator_id, aggregate)
@@ -53,6 +55,12 @@ class AggregateCache:
             versions[aggregate_id] = version + 1
         return True
 
+    def created(self, notification: Notification) -> None:
+        """Remember an aggregate's first event without building the aggregate: it is built,
+        exactly as `advance` would have, only if a later event needs it (in a rush most
+        orders' next event comes after they have left the cache)."""
+        self._keep(notification.originator_id, Unbuilt(notification))  # type: ignore[arg-type]
+
     def advance(self, event: Any) -> Any:
         """The aggregate just after event."""
         aggregate = event.mutate(self.state_before(event))
@@ -64,3 +72,15 @@ class AggregateCache:
         self.aggregates.move_to_end(aggregate_id)
         while len(self.aggregates) > self.maxsize:
             self.aggregates.popitem(last=False)
+
+
+class Unbuilt:
+    """An aggregate known only by its first event, as stored: built when first needed."""
+
+    def __init__(self, notification: Notification) -> None:
+        self.notification = notification
+        self.version = notification.originator_version
+
+    def build(self, app: Application[UUID]) -> Any:
+        """The aggregate just after its first event."""
+        return app.mapper.to_domain_event(self.notification).mutate(None)

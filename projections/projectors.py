@@ -16,6 +16,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
 from redis.asyncio import Redis
 
 from domain.concert import Concert
@@ -27,7 +28,7 @@ from projections.keys import PAYMENTS_LOG, TICKETS_LOG, Generation, Keyspace
 from projections.refresh import Changes, RelatedKeys, event_keys, refresh
 from projections.state import ORDER_BUCKETS, State, concert_state, ticket_state
 from projections.store import Plan, WatchedValues, commit
-from services.common.application import utc_now
+from services.common.application import plain_state, stores_plain_json, utc_now
 
 
 @dataclass
@@ -120,9 +121,28 @@ class CatalogueProjector(Projector):
 
 
 class SalesProjector(Projector):
-    """Orders: counts per status, revenue and sales per minute in insights."""
+    """Orders: counts per status, revenue and sales per minute in insights.
+
+    A new order's Placed event (most of a rush's order events) is read from its stored JSON:
+    its change (one order more in the pending bucket) needs four fields, where decoding it
+    and building the order took about four times as long. The order is built from that event
+    only if a later one needs it (AggregateCache.created).
+    """
 
     log = PAYMENTS_LOG
+
+    def digest(self, notifications: Sequence[Notification]) -> Batch:
+        if not stores_plain_json(self.app.mapper):
+            return super().digest(notifications)
+        batch = Batch(end=notifications[-1].id)
+        for notification in notifications:
+            change = placed_change(notification)
+            if change is not None:
+                batch.orders.append(change)
+                self.cache.created(notification)
+            else:
+                self.fold(batch, notification.id, self.app.mapper.to_domain_event(notification))
+        return batch
 
     def fold(self, batch: Batch, notification_id: int, event: Any) -> None:
         before = self.cache.state_before(event)
@@ -131,6 +151,46 @@ class SalesProjector(Projector):
         change = order_change(notification_id, was, order)
         if change is not None:
             batch.orders.append(change)
+
+
+PLACED_TOPIC = get_topic(Order.Placed)
+
+
+def placed_change(notification: Notification) -> OrderChange | None:
+    """What a new order's Placed event changes, read from its stored JSON; None for any
+    other event, or one not stored as expected (the mapper then decodes it).
+
+    A placed order, held or not yet, is in the pending bucket (ORDER_BUCKETS) and not paid:
+    `order_change` with nothing before it gives exactly this.
+    """
+    if notification.topic != PLACED_TOPIC or notification.originator_version != 1:
+        return None
+    try:
+        state = plain_state(notification)
+        if state is None:
+            return None
+        event_id, ticket_id = state["event_id"], state["ticket_id"]
+        _minor, currency = state["unit_price"]["_data_"]
+        if (
+            event_id["_type_"] != "uuid_hex"
+            or ticket_id["_type_"] != "uuid_hex"
+            or state["unit_price"]["_type_"] != "money"
+            or type(currency) is not str
+        ):
+            return None
+        return OrderChange(
+            notification_id=notification.id,
+            event_id=str(UUID(event_id["_data_"])),
+            ticket_id=str(UUID(ticket_id["_data_"])),
+            currency=currency,
+            left=None,
+            entered=ORDER_BUCKETS[OrderStatus.PENDING],
+            quantity=0,
+            revenue=0,
+            minute=None,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def order_change(notification_id: int, was: OrderStatus | None, order: Order) -> OrderChange | None:
